@@ -1,0 +1,232 @@
+"""The `monitor` command line. Every user-fixable error is one line on stderr and exit code 2."""
+
+import json
+import logging
+import sys
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from .classify import Classifier
+from .config import DEFAULT_CONFIG, Config, load_config, parse_duration
+from .demo import PACKAGED_PROFILES, demo_watchlist
+from .errors import ChannelError, ConfigError, MonitorError
+from .logs import setup_logging
+from .notify import dispatch, send
+from .pipeline import Runtime, poll
+from .profile import load_profiles
+from .store import open_database, utcnow
+from .store.queries import list_feeds, list_matches, list_outbox
+
+app = typer.Typer(help="Watch news feeds and alert on incidents that match a profile.",
+                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+ConfigOption = Annotated[Path, typer.Option("--config", "-c", envvar="MONITOR_CONFIG",
+                                            help="Watchlist YAML file")]
+
+
+def _fail(message: str, code: int = 2) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def _load(path: Path) -> Config:
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        _fail(str(exc))
+
+
+def _runtime(config: Config) -> Runtime:
+    setup_logging(config.secrets())
+    try:
+        return Runtime(config, open_database(config.database))
+    except MonitorError as exc:
+        _fail(str(exc))
+    except Exception as exc:  # a database that cannot be reached or migrated
+        _fail(f"database {_public_db(config.database)}: {type(exc).__name__}: {str(exc).splitlines()[0]}")
+
+
+def _public_db(url: str) -> str:
+    from sqlalchemy.engine import make_url
+    return make_url(url).render_as_string(hide_password=True)
+
+
+@app.command()
+def check(config: ConfigOption = DEFAULT_CONFIG) -> None:
+    """Validate the watchlist and its profiles; print what they define."""
+    loaded = _load(config)
+    typer.echo(f"{config}: OK")
+    typer.echo(f"database: {_public_db(loaded.database)}")
+    typer.echo(f"feeds ({len(loaded.feeds)}):")
+    for feed in loaded.feeds:
+        tags = f" [{', '.join(feed.tags)}]" if feed.tags else ""
+        interval = int(loaded.feed_interval(feed).total_seconds())
+        typer.echo(f"  {feed.name}: {feed.url} every {interval}s{tags}")
+    typer.echo(f"profiles ({len(loaded.profiles)}):")
+    for profile in loaded.profiles.values():
+        terms = sum(len(t.spellings()) for g in profile.groups.values() for t in g.terms)
+        typer.echo(f"  {profile.name}: {len(profile.groups)} groups, {terms} spellings, "
+                   f"{len(profile.rules)} rules, {len(profile.negatives)} negatives")
+    typer.echo(f"channels ({len(loaded.channels)}):")
+    for channel in loaded.channels:
+        typer.echo(f"  {channel.name}: {channel.public_url()}")
+    typer.echo(f"routes ({len(loaded.routes)}):")
+    for route in loaded.routes:
+        typer.echo(f"  {route.profile} >= {route.min_class} -> {', '.join(route.channels)}")
+    if not loaded.routes:
+        typer.echo("  none: incident alerts are written to the log and kept in the database")
+
+
+@app.command()
+def run(config: ConfigOption = DEFAULT_CONFIG) -> None:
+    """Run the daemon: poll due feeds and send alerts until SIGTERM or Ctrl-C."""
+    from .scheduler import Daemon
+    runtime = _runtime(_load(config))
+    loaded = runtime.config
+    logging.getLogger("monitor").info(
+        "starting: %d feeds, profiles %s, %d channels, %d routes, database %s, tick %ss",
+        len(loaded.feeds), ", ".join(loaded.profiles) or "none", len(loaded.channels),
+        len(loaded.routes), _public_db(loaded.database), int(loaded.tick.total_seconds()))
+    Daemon(runtime).run()
+
+
+@app.command("poll")
+def poll_once(config: ConfigOption = DEFAULT_CONFIG,
+              feed: Annotated[Optional[list[str]], typer.Option(help="Only this feed (repeatable)")] = None
+              ) -> None:
+    """Poll every feed (or one) once, send pending alerts, and exit."""
+    runtime = _runtime(_load(config))
+    unknown = [name for name in feed or [] if name not in {f.name for f in runtime.config.feeds}]
+    if unknown:
+        _fail(f"no feed named {unknown[0]!r} in {config}")
+    outcomes = poll(runtime, feed_names=feed or None)
+    counts = dispatch(runtime.config, runtime.engine, runtime.clock)
+    failed = sum(1 for o in outcomes if o.status == "error")
+    typer.echo(f"polled {len(outcomes)} feeds ({failed} failed): "
+               f"{sum(o.new_items for o in outcomes)} new items, "
+               f"{sum(o.matches for o in outcomes)} matches, {sum(o.alerts for o in outcomes)} alerts; "
+               f"dispatched: {', '.join(f'{v} {k}' for k, v in counts.items()) or 'nothing'}")
+
+
+@app.command()
+def score(file: Annotated[str, typer.Argument(help="Text file, first line = title; - for stdin")] = "-",
+          profile: Annotated[Optional[str], typer.Option(help="Only this profile")] = None,
+          as_json: Annotated[bool, typer.Option("--json", help="One JSON object per profile")] = False,
+          config: ConfigOption = DEFAULT_CONFIG) -> None:
+    """Score a text against the profiles and show class, score and evidence."""
+    profiles = _profiles_for_scoring(config)
+    if profile:
+        if profile not in profiles:
+            _fail(f"unknown profile {profile!r}; known: {', '.join(sorted(profiles))}")
+        profiles = {profile: profiles[profile]}
+    raw = sys.stdin.read() if file == "-" else _read_text(Path(file))
+    title, _, text = raw.strip().partition("\n")
+    for name, spec in profiles.items():
+        result = Classifier(spec).score(title.strip(), text.strip())
+        if as_json:
+            evidence = [{"group": g, "terms": t} for g, t in result.evidence().items()]
+            typer.echo(json.dumps({"profile": name, "class": result.label, "score": result.score,
+                                   "rule": result.rule, "evidence": evidence}))
+        else:
+            typer.echo(f"{name}: {result.label} (score {result.score:.2f}"
+                       f"{', rule ' + result.rule if result.rule else ''})")
+            for group, terms in result.evidence().items():
+                typer.echo(f"  {group}: {', '.join(terms)}")
+
+
+def _profiles_for_scoring(config: Path) -> dict:
+    try:
+        if config.exists():
+            return load_config(config).profiles
+        return load_profiles(PACKAGED_PROFILES)
+    except ConfigError as exc:
+        _fail(str(exc))
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")
+    except OSError as exc:
+        _fail(f"{path}: {exc.strerror}")
+
+
+@app.command()
+def matches(since: Annotated[str, typer.Option(help="How far back, e.g. 24h, 7d")] = "24h",
+            as_json: Annotated[bool, typer.Option("--json")] = False,
+            config: ConfigOption = DEFAULT_CONFIG) -> None:
+    """List stored matches."""
+    try:
+        window = parse_duration(since)
+    except ValueError as exc:
+        _fail(f"--since: {exc}")
+    runtime = _runtime(_load(config))
+    rows = list_matches(runtime.engine, utcnow() - window)
+    if as_json:
+        typer.echo(json.dumps(rows, indent=1))
+        return
+    for row in rows:
+        typer.echo(f"{row['matched_at'][:16]}  {row['class']:<8} {row['score']:.2f}  "
+                   f"[{row['feed']}] {row['title']}\n      {row['link'] or ''}")
+    typer.echo(f"{len(rows)} matches in the last {since}")
+
+
+@app.command()
+def feeds(config: ConfigOption = DEFAULT_CONFIG) -> None:
+    """Show each feed's health: last success, last error, error count, next due, items seen."""
+    runtime = _runtime(_load(config))
+    known = {f.name for f in runtime.config.feeds}
+    for feed in list_feeds(runtime.engine):
+        if feed.name not in known:
+            continue
+        typer.echo(f"{feed.name}: status={feed.last_status or 'never polled'} "
+                   f"items_seen={feed.items_seen} errors={feed.error_count}\n"
+                   f"    last_success={_when(feed.last_success_at)} next_due={_when(feed.next_due_at)}"
+                   + (f"\n    last_error={_when(feed.last_error_at)}: {feed.last_error}"
+                      if feed.error_count else ""))
+
+
+def _when(value) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%S UTC") if value else "-"
+
+
+@app.command("notify-test")
+def notify_test(channel: Annotated[str, typer.Argument(help="Channel name from the watchlist")],
+                config: ConfigOption = DEFAULT_CONFIG) -> None:
+    """Send a test alert through one channel and report success or the exact failure."""
+    loaded = _load(config)
+    setup_logging(loaded.secrets())
+    try:
+        target = loaded.channel(channel)
+    except KeyError:
+        _fail(f"no channel named {channel!r}; known: {', '.join(c.name for c in loaded.channels) or 'none'}")
+    try:
+        send(target, "[TEST] news incident monitor", "This is a test alert from `monitor notify-test`.")
+    except ChannelError as exc:
+        _fail(f"failed: {exc}", code=1)
+    typer.echo(f"sent a test alert through {channel} ({target.public_url()})")
+
+
+@app.command()
+def demo() -> None:
+    """Run the whole pipeline once over packaged example feeds (no network needed)."""
+    with demo_watchlist() as watchlist:
+        config = _load(watchlist)
+        runtime = _runtime(config)
+        outcomes = poll(runtime)
+        alerts = [row for row in list_outbox(runtime.engine)]
+        found = list_matches(runtime.engine, utcnow() - timedelta(days=1))
+        runtime.engine.dispose()
+    typer.echo(f"Polled {len(outcomes)} example feeds served on 127.0.0.1: "
+               f"{sum(o.new_items for o in outcomes)} items, {len(found)} matches, "
+               f"{len(alerts)} alerts.\n")
+    for row in alerts:
+        typer.echo(f"=== ALERT -> {row.channel}\n{row.title}\n{row.body}")
+    related = [m for m in found if m["class"] == "related"]
+    if related:
+        typer.echo("=== Related (stored, no page):")
+        for match in related:
+            typer.echo(f"  {match['score']:.2f}  {match['title']}")
+    typer.echo("\nNo channel is configured in the demo, so alerts go to the log. Next: edit "
+               "config/monitor.yaml, `monitor check`, then `monitor run`.")

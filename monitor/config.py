@@ -1,0 +1,192 @@
+"""The watchlist: one YAML file validated into a typed `Config`, plus its profiles.
+
+Every field is declared once here, with its default and description. Unknown fields are errors
+(a typo must not be silently ignored). Channel URLs may contain `${VAR}`; the value comes from
+the environment at load time and is kept as a secret (never printed, logged or stored).
+"""
+
+import os
+import re
+from datetime import timedelta
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+from pydantic import (BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator,
+                      model_validator)
+
+from .errors import ConfigError
+from .profile import Profile, load_profiles
+from .yamlsource import load_model
+
+DEFAULT_CONFIG = Path("config/monitor.yaml")
+DEFAULT_DATABASE = "sqlite:///data/monitor.db"
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
+_VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def parse_duration(value) -> timedelta:
+    """'90s', '15m', '2h', '1d' or a number of seconds."""
+    if isinstance(value, timedelta):
+        return value
+    match = _DURATION.match(str(value))
+    if not match:
+        raise ValueError(f"{value!r} is not a duration (examples: 90s, 15m, 2h, 1d)")
+    return timedelta(seconds=float(match[1]) * _UNITS[match[2]])
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FeedConfig(_Strict):
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", description="Unique feed name")
+    url: str = Field(description="http(s) URL of an RSS, Atom or JSON feed")
+    interval: timedelta | None = Field(default=None, description="Poll interval (default: fetch.interval)")
+    tags: tuple[str, ...] = ()
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError(f"{value!r} is not an http(s) URL")
+        return value
+
+    _interval = field_validator("interval", mode="before")(
+        classmethod(lambda cls, v: None if v is None else parse_duration(v)))
+
+
+class ChannelConfig(_Strict):
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    url: SecretStr = Field(description="apprise URL; ${VAR} is read from the environment")
+
+    @field_validator("url", mode="before")
+    @classmethod
+    def _substitute(cls, value, info: ValidationInfo):
+        if not isinstance(value, str):
+            raise ValueError("must be a string (an apprise URL)")
+        environ = (info.context or {}).get("environ", os.environ)
+        missing = [name for name in _VARIABLE.findall(value) if name not in environ]
+        if missing:
+            raise ValueError(f"environment variable {missing[0]} is not set "
+                             f"(channel {info.data.get('name', '?')!r})")
+        return _VARIABLE.sub(lambda m: environ[m[1]], value)
+
+    def secrets(self) -> list[str]:
+        """Strings that must never be shown: the URL and every part of it that may be a secret."""
+        url = self.url.get_secret_value()
+        parts = urlsplit(url)
+        pieces = [url, parts.password, parts.username, parts.path.strip("/"), parts.query]
+        pieces += [p for p in re.split(r"[/?&=:@]", url) if len(p) >= 6]
+        return [p for p in pieces if p and len(p) >= 4]
+
+    def public_url(self) -> str:
+        """The URL with everything but scheme and host hidden."""
+        parts = urlsplit(self.url.get_secret_value())
+        host = parts.hostname or ""
+        return f"{parts.scheme}://{host}/..." if host else f"{parts.scheme}://..."
+
+
+class RouteConfig(_Strict):
+    profile: str
+    min_class: Literal["incident", "related"] = "incident"
+    min_score: float = Field(default=0.0, ge=0.0, le=1.0)
+    channels: tuple[str, ...] = Field(min_length=1)
+
+
+class FetchConfig(_Strict):
+    interval: timedelta = Field(default=timedelta(minutes=10), description="Default poll interval")
+    connect_timeout: float = Field(default=10.0, gt=0)
+    read_timeout: float = Field(default=30.0, gt=0)
+    total_timeout: float = Field(default=60.0, gt=0, description="Whole request, slow senders included")
+    max_bytes: int = Field(default=10 * 1024 * 1024, gt=0, description="Largest feed body accepted")
+    max_redirects: int = Field(default=5, ge=0, le=5)
+    concurrency: int = Field(default=8, ge=1, le=64, description="Feeds fetched at once")
+    max_backoff: timedelta = Field(default=timedelta(hours=6), description="Longest wait after errors")
+    user_agent: str = "news-incident-monitor/0.1 (+https://github.com/; feed poller)"
+
+    _durations = field_validator("interval", "max_backoff", mode="before")(
+        classmethod(lambda cls, v: parse_duration(v)))
+
+
+class DispatchConfig(_Strict):
+    max_attempts: int = Field(default=8, ge=1, description="Attempts before an alert is given up")
+    retry_base: timedelta = Field(default=timedelta(seconds=30))
+    retry_max: timedelta = Field(default=timedelta(hours=1))
+    interval: timedelta = Field(default=timedelta(seconds=15), description="Dispatcher period")
+
+    _durations = field_validator("retry_base", "retry_max", "interval", mode="before")(
+        classmethod(lambda cls, v: parse_duration(v)))
+
+
+class Config(_Strict):
+    database: str = Field(default=DEFAULT_DATABASE, description="SQLAlchemy URL; env MONITOR_DATABASE_URL wins")
+    profiles_dir: Path = Field(default=Path("profiles"), description="Relative to this file")
+    first_poll_alerts: bool = Field(default=False, description="Alert on items of a feed's first poll")
+    tick: timedelta = Field(default=timedelta(seconds=30), description="How often due feeds are claimed")
+    fetch: FetchConfig = FetchConfig()
+    dispatch: DispatchConfig = DispatchConfig()
+    feeds: tuple[FeedConfig, ...] = ()
+    channels: tuple[ChannelConfig, ...] = ()
+    routes: tuple[RouteConfig, ...] = ()
+    # Filled by load_config, not read from the file:
+    source: Path | None = Field(default=None, exclude=True)
+    profiles: dict[str, Profile] = Field(default_factory=dict, exclude=True)
+
+    _tick = field_validator("tick", mode="before")(classmethod(lambda cls, v: parse_duration(v)))
+
+    @field_validator("source", "profiles", mode="before")
+    @classmethod
+    def _not_from_file(cls, value, info: ValidationInfo):
+        if not (info.context or {}).get("internal"):
+            raise ValueError("unknown field (check the spelling)")
+        return value
+
+    @model_validator(mode="after")
+    def _names_are_unique_and_known(self):
+        for kind, entries in (("feed", self.feeds), ("channel", self.channels)):
+            seen = set()
+            for entry in entries:
+                if entry.name in seen:
+                    raise ValueError(f"duplicate {kind} name {entry.name!r}")
+                seen.add(entry.name)
+        channel_names = {c.name for c in self.channels}
+        for index, route in enumerate(self.routes):
+            unknown = [c for c in route.channels if c not in channel_names]
+            if unknown:
+                raise ValueError(f"routes[{index}] names unknown channel {unknown[0]!r}; "
+                                 f"known: {sorted(channel_names) or 'none'}")
+        return self
+
+    def feed_interval(self, feed: FeedConfig) -> timedelta:
+        return feed.interval or self.fetch.interval
+
+    def channel(self, name: str) -> ChannelConfig:
+        for channel in self.channels:
+            if channel.name == name:
+                return channel
+        raise KeyError(name)
+
+    def secrets(self) -> list[str]:
+        return [secret for channel in self.channels for secret in channel.secrets()]
+
+
+def load_config(path: Path = DEFAULT_CONFIG, environ: dict | None = None) -> Config:
+    """Load and validate the watchlist and the profiles it routes to."""
+    environ = os.environ if environ is None else environ
+    if not path.exists():
+        raise ConfigError("watchlist file not found (pass --config FILE, or run `monitor demo` "
+                          "to try the monitor without one)", file=str(path))
+    config = load_model(path, Config, context={"environ": environ})
+    profiles_dir = config.profiles_dir if config.profiles_dir.is_absolute() else \
+        path.parent / config.profiles_dir
+    profiles = load_profiles(profiles_dir)
+    for index, route in enumerate(config.routes):
+        if route.profile not in profiles:
+            raise ConfigError(f"unknown profile {route.profile!r}; profiles in {profiles_dir}: "
+                              f"{sorted(profiles) or 'none'}", file=str(path),
+                              field=f"routes[{index}].profile")
+    database = environ.get("MONITOR_DATABASE_URL") or config.database
+    return config.model_copy(update={"source": path, "profiles": profiles, "database": database})

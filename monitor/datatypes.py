@@ -1,0 +1,99 @@
+"""Plain data passed between the pipeline stages (fetch -> parse -> classify -> store -> notify)."""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class FeedState:
+    """What the fetcher needs to know about a feed to make a conditional request."""
+
+    name: str
+    url: str
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    """A completed HTTP exchange. `body` is None for 304 Not Modified."""
+
+    feed_name: str
+    status: int
+    body: bytes | None
+    etag: str | None
+    last_modified: str | None
+    content_type: str | None
+    final_url: str
+
+    @property
+    def not_modified(self) -> bool:
+        return self.status == 304
+
+
+@dataclass(frozen=True)
+class Item:
+    """One normalised feed entry: plain text, UTC time, canonical link."""
+
+    feed_name: str
+    key: str
+    url: str | None
+    title: str
+    text: str
+    published: datetime | None
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One matched term: which concept group, which canonical term, and where."""
+
+    group: str
+    term: str
+    sentence: int
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Score:
+    """The classifier's verdict on one item for one profile."""
+
+    profile: str
+    label: str  # "incident" | "related" | "none"
+    score: float
+    rule: str | None = None
+    hits: tuple[Hit, ...] = ()
+    negatives: tuple[Hit, ...] = ()
+
+    def evidence(self) -> dict[str, list[str]]:
+        """Matched terms per group (negatives under "-negative"), in first-seen order."""
+        grouped: dict[str, list[str]] = {}
+        for hit in self.hits:
+            terms = grouped.setdefault(hit.group, [])
+            if hit.term not in terms:
+                terms.append(hit.term)
+        for hit in self.negatives:
+            terms = grouped.setdefault("negative", [])
+            if hit.term not in terms:
+                terms.append(hit.term)
+        return grouped
+
+
+LABELS = ("none", "related", "incident")
+
+
+def label_rank(label: str) -> int:
+    return LABELS.index(label)
+
+
+@dataclass(frozen=True)
+class PollOutcome:
+    """Summary of one feed poll, for the log line and the tests."""
+
+    feed_name: str
+    status: str  # "ok", "not-modified", "error"
+    new_items: int = 0
+    matches: int = 0
+    alerts: int = 0
+    error: str | None = None
+    extra: dict = field(default_factory=dict)

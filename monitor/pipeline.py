@@ -1,0 +1,157 @@
+"""One poll, as in the design's data flow: claim due feeds -> fetch -> parse -> new items ->
+classify -> store item, match and outbox rows in one transaction per feed.
+
+`poll` is the single code path of `monitor poll`, the daemon's tick and the demo.
+"""
+
+import asyncio
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy.engine import Engine
+
+from .classify import Classifier
+from .config import Config
+from .datatypes import FetchResult, Item, PollOutcome, Score, label_rank
+from .errors import FetchError, ParseError
+from .fetch import fetch_all
+from .notify import LOG_CHANNEL, render_alert
+from .parse import parse_feed
+from .store import Feed, ItemRow, MatchRow, OutboxRow, session_scope, utcnow
+from .store.queries import (ClaimedFeed, claim_feeds, known_keys, known_urls, mark_feed_success,
+                            record_feed_error, sync_feeds)
+
+log = logging.getLogger("monitor.poll")
+
+
+
+@dataclass
+class Runtime:
+    """What a poll needs, built once per loaded config."""
+
+    config: Config
+    engine: Engine
+    clock: Callable[[], datetime] = utcnow
+    classifiers: dict[str, Classifier] = field(default_factory=dict)
+
+    def __post_init__(self):
+        if not self.classifiers:
+            self.classifiers = {name: Classifier(p) for name, p in self.config.profiles.items()}
+
+
+def poll(runtime: Runtime, feed_names: list[str] | None = None, due_only: bool = False,
+         stop: threading.Event | None = None) -> list[PollOutcome]:
+    """Poll the named (default: all) feeds once. Returns one outcome per feed polled."""
+    return asyncio.run(poll_async(runtime, feed_names, due_only, stop))
+
+
+async def poll_async(runtime: Runtime, feed_names: list[str] | None = None, due_only: bool = False,
+                     stop: threading.Event | None = None) -> list[PollOutcome]:
+    config, now = runtime.config, runtime.clock()
+    feeds = [f for f in config.feeds if feed_names is None or f.name in feed_names]
+    sync_feeds(runtime.engine, [(f.name, f.url) for f in feeds], now)
+    claims = {c.state.name: c for c in claim_feeds(runtime.engine, [f.name for f in feeds], now, due_only)}
+    outcomes = []
+    async for state, result in fetch_all([c.state for c in claims.values()], config.fetch):
+        if stop is not None and stop.is_set():
+            break  # unprocessed claims expire after their lease and are polled again
+        outcome = process_fetch(runtime, claims[state.name], result)
+        _log_outcome(outcome)
+        outcomes.append(outcome)
+    return outcomes
+
+
+def process_fetch(runtime: Runtime, claim: ClaimedFeed, result: FetchResult | FetchError) -> PollOutcome:
+    """Everything after the HTTP exchange for one feed; a failure is recorded on the feed."""
+    config, now = runtime.config, runtime.clock()
+    interval = config.feed_interval(next(f for f in config.feeds if f.name == claim.state.name))
+    try:
+        if isinstance(result, FetchError):
+            raise result
+        items = [] if result.not_modified else parse_feed(result.body, claim.state.name,
+                                                          result.final_url, result.content_type)
+    except (FetchError, ParseError) as exc:
+        retry_after = getattr(exc, "retry_after", None)
+        record_feed_error(runtime.engine, claim.id, str(exc), now, interval,
+                          config.fetch.max_backoff, retry_after)
+        return PollOutcome(claim.state.name, "error", error=str(exc))
+    status = "not-modified" if result.not_modified else "ok"
+    with session_scope(runtime.engine) as session:
+        feed = session.get(Feed, claim.id)
+        new_items = _new_items(session, claim.id, items)
+        alert = config.first_poll_alerts or not claim.first_poll
+        matches = alerts = 0
+        for item in new_items:
+            found, sent = _store_item(runtime, session, claim.id, item, now, alert)
+            matches, alerts = matches + found, alerts + sent
+        mark_feed_success(feed, status, result.etag, result.last_modified, now, interval, len(new_items))
+        session.add(feed)
+    return PollOutcome(claim.state.name, status, len(new_items), matches, alerts,
+                       extra={"alerts_held": not alert})
+
+
+def _new_items(session, feed_id: int, items: list[Item]) -> list[Item]:
+    """Items not seen before: neither this feed's key nor (from any feed) the same canonical URL."""
+    seen_keys = known_keys(session, feed_id, [i.key for i in items])
+    seen_urls = known_urls(session, [i.url for i in items if i.url])
+    new = []
+    for item in items:
+        if item.key in seen_keys or (item.url and item.url in seen_urls):
+            continue
+        seen_keys.add(item.key)
+        if item.url:
+            seen_urls.add(item.url)
+        new.append(item)
+    return new
+
+
+def _store_item(runtime: Runtime, session, feed_id: int, item: Item, now: datetime,
+                alert: bool) -> tuple[int, int]:
+    row = ItemRow(feed_id=feed_id, key=item.key, url=item.url, title=item.title, text=item.text,
+                  published_at=item.published, fetched_at=now)
+    session.add(row)
+    session.flush()
+    matches = alerts = 0
+    for name, classifier in runtime.classifiers.items():
+        score = classifier.score(item.title, item.text)
+        if score.label == "none":
+            continue
+        match = MatchRow(item_id=row.id, profile=name, label=score.label, score=score.score,
+                         rule=score.rule, evidence=score.evidence(), created_at=now)
+        session.add(match)
+        session.flush()
+        matches += 1
+        if alert:
+            channels = route_channels(runtime.config, score)
+            if channels:
+                title, body = render_alert(item, score)
+            for channel in channels:
+                session.add(OutboxRow(match_id=match.id, channel=channel, title=title, body=body,
+                                      next_attempt_at=now, created_at=now))
+                alerts += 1
+    return matches, alerts
+
+
+def route_channels(config: Config, score: Score) -> list[str]:
+    """Channels this verdict goes to. A profile no route mentions alerts incidents to the log."""
+    routes = [r for r in config.routes if r.profile == score.profile]
+    if not routes:
+        return [LOG_CHANNEL] if score.label == "incident" else []
+    channels: list[str] = []
+    for route in routes:
+        if label_rank(score.label) >= label_rank(route.min_class) and score.score >= route.min_score:
+            channels += [c for c in route.channels if c not in channels]
+    return channels
+
+
+def _log_outcome(outcome: PollOutcome) -> None:
+    if outcome.status == "error":
+        log.warning("poll feed=%s status=error error=%s", outcome.feed_name, outcome.error)
+    else:
+        log.info("poll feed=%s status=%s new_items=%d matches=%d alerts=%d%s", outcome.feed_name,
+                 outcome.status, outcome.new_items, outcome.matches, outcome.alerts,
+                 " (first poll: stored and scored, not alerted)"
+                 if outcome.extra.get("alerts_held") and outcome.new_items else "")

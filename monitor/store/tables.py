@@ -1,0 +1,73 @@
+"""Tables. Times are aware UTC datetimes (SQLModel stores them as UTC on SQLite too)."""
+
+from datetime import datetime
+
+from sqlalchemy import Column, Index, JSON, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+class Feed(SQLModel, table=True):
+    """A watched feed and its fetch state: conditional-GET validators, schedule, health."""
+
+    __tablename__ = "feed"
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True, max_length=200)
+    url: str = Field(max_length=2000)
+    etag: str | None = Field(default=None, max_length=500)
+    last_modified: str | None = Field(default=None, max_length=100)
+    next_due_at: datetime = Field(index=True)
+    error_count: int = 0
+    last_status: str | None = Field(default=None, max_length=40)
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
+    last_error_at: datetime | None = None
+    last_success_at: datetime | None = None
+    items_seen: int = 0
+
+
+class ItemRow(SQLModel, table=True):
+    """A normalised feed entry, stored once per feed and key."""
+
+    __tablename__ = "item"
+    __table_args__ = (UniqueConstraint("feed_id", "key", name="uq_item_feed_key"),)
+    id: int | None = Field(default=None, primary_key=True)
+    feed_id: int = Field(foreign_key="feed.id", index=True)
+    key: str = Field(max_length=250)
+    url: str | None = Field(default=None, max_length=2000, index=True)
+    title: str = Field(sa_column=Column(Text, nullable=False))
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    published_at: datetime | None = None
+    fetched_at: datetime
+
+
+class MatchRow(SQLModel, table=True):
+    """An item's verdict for one profile, kept when the class is not `none`."""
+
+    __tablename__ = "match"
+    __table_args__ = (UniqueConstraint("item_id", "profile", name="uq_match_item_profile"),)
+    id: int | None = Field(default=None, primary_key=True)
+    item_id: int = Field(foreign_key="item.id", index=True)
+    profile: str = Field(max_length=200)
+    label: str = Field(max_length=20)
+    score: float
+    rule: str | None = Field(default=None, max_length=200)
+    evidence: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(index=True)
+
+
+class OutboxRow(SQLModel, table=True):
+    """One alert for one channel. Written with its match; the dispatcher sends it once."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (UniqueConstraint("match_id", "channel", name="uq_outbox_match_channel"),
+                      Index("ix_outbox_status_due", "status", "next_attempt_at"))
+    id: int | None = Field(default=None, primary_key=True)
+    match_id: int = Field(foreign_key="match.id", index=True)
+    channel: str = Field(max_length=200)
+    status: str = Field(default="pending", max_length=20)  # pending, sending, sent, dead, uncertain
+    attempts: int = 0
+    next_attempt_at: datetime
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
+    title: str = Field(sa_column=Column(Text, nullable=False))
+    body: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime
+    sent_at: datetime | None = None

@@ -1,0 +1,96 @@
+"""Text helpers shared by parsing and classifying: HTML to plain text, folding, sentences.
+
+Folding makes spelling variants meet: accents stripped, case lowered, possessive 's dropped,
+apostrophes removed (Kata'ib -> kataib), hyphens and punctuation turned into spaces, and the
+Arabic article "al-"/"el-" dropped (al-Asad -> asad). `fold_cased` keeps case so that acronyms
+("US", "PMF") can be told from ordinary words ("us"); `fold` is its lower-case twin of the same
+length, so offsets agree between the two.
+"""
+
+import html
+import re
+import unicodedata
+from html.parser import HTMLParser
+
+_APOSTROPHES = "'\u2019\u2018\u02bc\u02bb`\u00b4"
+_POSSESSIVE = re.compile(rf"[{_APOSTROPHES}]s\b")
+_APOSTROPHE = re.compile(rf"[{_APOSTROPHES}]")
+_ARTICLE = re.compile(r"\b(?:al|el)[-\u2010\u2011\u2013 ](?=[A-Za-z])", re.IGNORECASE)
+_NON_WORD = re.compile(r"[^A-Za-z0-9]+")
+_SPACES = re.compile(r"\s+")
+# A sentence ends at . ! ? followed by space and an upper-case letter or quote, or at a newline.
+_SENTENCE_END = re.compile(r"(?<=[.!?])[\"'\u201d\u2019]?\s+(?=[\"'\u201c\u2018(A-Z0-9])|\n\s*")
+_NOT_AN_END = re.compile(r"(?:\b[A-Z]|\b(?:Mr|Mrs|Ms|Dr|Gen|Col|Lt|Sgt|Capt|Maj|Adm|St|Jr|Sr|"
+                         r"No|Jan|Feb|Mar|Apr|Aug|Sept|Sep|Oct|Nov|Dec|Gov|Sen|Rep)|\b[ap]\.m)\.$")
+
+
+def fold_cased(text: str) -> str:
+    """ASCII, punctuation-free, single-spaced text with case kept."""
+    text = unicodedata.normalize("NFKD", text)
+    text = _POSSESSIVE.sub("", text)
+    text = _APOSTROPHE.sub("", text)
+    text = text.encode("ascii", "ignore").decode("ascii")
+    text = _ARTICLE.sub("", text)
+    return _NON_WORD.sub(" ", text).strip()
+
+
+def fold(text: str) -> str:
+    return fold_cased(text).lower()
+
+
+def split_sentences(text: str) -> list[str]:
+    """Split plain text into sentences; abbreviations like "U.S." or "Col." do not end one."""
+    sentences, start = [], 0
+    for boundary in _SENTENCE_END.finditer(text):
+        candidate = text[start:boundary.start()].rstrip()
+        if _NOT_AN_END.search(candidate):
+            continue
+        if candidate.strip():
+            sentences.append(candidate.strip())
+        start = boundary.end()
+    tail = text[start:].strip()
+    if tail:
+        sentences.append(tail)
+    return sentences
+
+
+class _TextExtractor(HTMLParser):
+    _SKIPPED = {"script", "style", "noscript", "template"}
+    _BLOCKS = {"p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote",
+               "section", "article", "figcaption", "ul", "ol", "table"}
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._skip_depth = 0
+
+    def handle_starttag(self, tag, attrs):
+        if tag in self._SKIPPED:
+            self._skip_depth += 1
+        elif tag in self._BLOCKS:
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag):
+        if tag in self._SKIPPED and self._skip_depth:
+            self._skip_depth -= 1
+        elif tag in self._BLOCKS:
+            self.parts.append("\n")
+
+    def handle_data(self, data):
+        if not self._skip_depth:
+            self.parts.append(data)
+
+
+def html_to_text(markup: str) -> str:
+    """Plain text of an HTML fragment: tags and scripts dropped, entities decoded, spaces tidied."""
+    if "<" not in markup and "&" not in markup:
+        return _tidy(markup)
+    extractor = _TextExtractor()
+    extractor.feed(markup)
+    extractor.close()
+    return _tidy(html.unescape("".join(extractor.parts)))
+
+
+def _tidy(text: str) -> str:
+    lines = (_SPACES.sub(" ", line).strip() for line in text.splitlines())
+    return "\n".join(line for line in lines if line)
