@@ -50,7 +50,7 @@ def send(channel: ChannelConfig, title: str, body: str) -> None:
     """Send one message through apprise; raise ChannelError with the reason (secrets removed)."""
     secrets = channel.secrets()
     notifier = apprise.Apprise()
-    with apprise.LogCapture(level=logging.WARNING) as captured:
+    with apprise.LogCapture(level=logging.DEBUG, fmt="%(levelname)s %(message)s") as captured:
         if not notifier.add(channel.url.get_secret_value()):
             raise ChannelError(f"channel {channel.name!r}: apprise does not understand the URL "
                                f"({channel.public_url()})")
@@ -60,7 +60,9 @@ def send(channel: ChannelConfig, title: str, body: str) -> None:
             raise ChannelError(redact(f"channel {channel.name!r}: {type(exc).__name__}: {exc}", secrets)) from None
         details = captured.getvalue().strip()
     if not delivered:
-        reason = " ".join(details.split()) or "apprise reported a failure"
+        reasons = [line.split(" ", 1)[-1] for line in details.splitlines()
+                   if line.startswith(("WARNING", "ERROR")) or "Exception" in line]
+        reason = "; ".join(reasons) or "apprise reported a failure"
         raise ChannelError(redact(f"channel {channel.name!r}: {reason[-500:]}", secrets))
 
 

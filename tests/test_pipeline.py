@@ -1,0 +1,172 @@
+"""The poll path against a real HTTP server on 127.0.0.1 and a real database."""
+
+from datetime import timedelta
+
+from sqlmodel import Session, select
+
+from conftest import INCIDENT, INCIDENT_2, ORDINARY
+from monitor.notify import dispatch
+from monitor.pipeline import poll
+from monitor.store import Feed, ItemRow, MatchRow, OutboxRow
+from peers import Route, rss
+
+
+def _items(*entries):
+    return [dict(entry, guid=f"g{i}", link=f"https://news.example/{i}?utm_source=rss")
+            for i, entry in enumerate(entries)]
+
+
+def _feed(server, name, path):
+    return {"name": name, "url": server.url(path)}
+
+
+def _rows(runtime, table):
+    with Session(runtime.engine) as session:
+        return list(session.exec(select(table)))
+
+
+def _feed_row(runtime, name):
+    return next(f for f in _rows(runtime, Feed) if f.name == name)
+
+
+def test_new_items_are_alerted_once(feed_server, json_endpoint, write_watchlist, make_runtime):
+    feed_server.routes["/a.xml"] = Route(rss(_items(INCIDENT, ORDINARY)))
+    path = write_watchlist(feeds=[_feed(feed_server, "a", "/a.xml")],
+                           channels=[{"name": "hook", "url": json_endpoint.url}],
+                           routes=[{"profile": "iraq-syria-militia-attacks", "channels": ["hook"]}],
+                           first_poll_alerts=True)
+    runtime = make_runtime(path)
+
+    [outcome] = poll(runtime)
+    dispatch(runtime.config, runtime.engine, runtime.clock)
+    assert (outcome.status, outcome.new_items, outcome.alerts) == ("ok", 2, 1)
+    assert len(json_endpoint.posts) == 1
+    post = json_endpoint.posts[0]
+    assert INCIDENT["title"] in post["title"] and "INCIDENT" in post["title"]
+    for expected in ("Source:    a", "attack:", "target:", "place:", "https://news.example/0"):
+        assert expected in post["message"]
+    assert "utm_source" not in post["message"]
+
+    [again] = poll(runtime)
+    dispatch(runtime.config, runtime.engine, runtime.clock)
+    assert (again.new_items, again.alerts) == (0, 0)
+    assert len(json_endpoint.posts) == 1
+    assert [r.status for r in _rows(runtime, OutboxRow)] == ["sent"]
+
+
+def test_first_poll_is_stored_but_not_alerted(feed_server, write_watchlist, make_runtime):
+    feed_server.routes["/a.xml"] = Route(rss(_items(INCIDENT)))
+    runtime = make_runtime(write_watchlist(feeds=[_feed(feed_server, "a", "/a.xml")]))
+
+    [first] = poll(runtime)
+    assert (first.new_items, first.matches, first.alerts) == (1, 1, 0)
+
+    feed_server.routes["/a.xml"] = Route(rss(_items(INCIDENT, INCIDENT_2)))
+    [second] = poll(runtime)
+    assert (second.new_items, second.alerts) == (1, 1)
+    [row] = _rows(runtime, OutboxRow)
+    assert row.channel == "log" and "Ain al-Asad" in row.title  # no route: alerts go to the log
+
+
+def test_not_modified_is_honoured(feed_server, write_watchlist, make_runtime, clock):
+    feed_server.routes["/a.xml"] = Route(rss(_items(ORDINARY)), etag='"v1"',
+                                         headers={"Last-Modified": "Wed, 17 Jan 2024 06:00:00 GMT"})
+    runtime = make_runtime(write_watchlist(feeds=[_feed(feed_server, "a", "/a.xml")]))
+    poll(runtime)
+    clock.advance(minutes=11)
+    [outcome] = poll(runtime)
+    assert outcome.status == "not-modified"
+    _, headers = feed_server.requests[-1]
+    assert headers.get("If-None-Match") == '"v1"'
+    assert headers.get("If-Modified-Since") == "Wed, 17 Jan 2024 06:00:00 GMT"
+    assert "news-incident-monitor" in headers.get("User-Agent", "")
+    feed = _feed_row(runtime, "a")
+    assert feed.last_status == "not-modified" and feed.error_count == 0 and feed.items_seen == 1
+
+
+def test_each_failure_is_recorded_while_other_feeds_go_through(feed_server, write_watchlist,
+                                                               make_runtime):
+    routes = {
+        "/good.xml": Route(rss(_items(INCIDENT))),
+        "/500.xml": Route(b"oops", status=500, content_type="text/plain"),
+        "/slow.xml": Route(rss(_items(ORDINARY)), delay=3),
+        "/huge.xml": Route(stream_bytes=11 * 1024 * 1024),
+        "/loop.xml": Route(redirect_to="/loop.xml"),
+        "/broken.xml": Route(b"<html><body>this is not a feed</p>", content_type="text/html"),
+    }
+    feed_server.routes.update(routes)
+    feeds = [_feed(feed_server, path.strip("/").replace(".xml", ""), path) for path in routes]
+    runtime = make_runtime(write_watchlist(feeds=feeds, fetch={"read_timeout": 1, "total_timeout": 2}))
+
+    outcomes = {o.feed_name: o for o in poll(runtime)}
+    assert outcomes["good"].status == "ok" and outcomes["good"].new_items == 1
+    expected_errors = {"500": "HTTP 500", "slow": "timed out", "huge": "byte cap",
+                       "loop": "redirects", "broken": "not a readable feed"}
+    for name, phrase in expected_errors.items():
+        assert outcomes[name].status == "error", name
+        feed = _feed_row(runtime, name)
+        assert phrase in feed.last_error, (name, feed.last_error)
+        assert feed.error_count == 1 and feed.last_error_at is not None
+    assert len(_rows(runtime, ItemRow)) == 1
+
+
+def test_a_slow_feed_does_not_hold_up_the_others(feed_server, write_watchlist, make_runtime):
+    feed_server.routes["/slow.xml"] = Route(rss(_items(ORDINARY)), delay=1.5)
+    for i in range(4):
+        feed_server.routes[f"/f{i}.xml"] = Route(rss(_items(ORDINARY)))
+    feeds = [_feed(feed_server, "slow", "/slow.xml")]
+    feeds += [_feed(feed_server, f"f{i}", f"/f{i}.xml") for i in range(4)]
+    runtime = make_runtime(write_watchlist(feeds=feeds, fetch={"concurrency": 2}))
+    order = [o.feed_name for o in poll(runtime)]
+    assert order[-1] == "slow" and sorted(order[:-1]) == ["f0", "f1", "f2", "f3"]
+
+
+def test_backoff_grows_is_capped_and_recovers(feed_server, write_watchlist, make_runtime, clock):
+    feed_server.routes["/a.xml"] = Route(b"down", status=500)
+    runtime = make_runtime(write_watchlist(feeds=[{**_feed(feed_server, "a", "/a.xml"), "interval": "10m"}],
+                                           fetch={"max_backoff": "2h"}))
+    delays = []
+    for _ in range(6):
+        poll(runtime)
+        feed = _feed_row(runtime, "a")
+        delays.append(feed.next_due_at - clock.now)
+        clock.now = feed.next_due_at
+    assert delays == [timedelta(minutes=m) for m in (20, 40, 80, 120, 120, 120)]
+
+    feed_server.routes["/a.xml"] = Route(rss(_items(ORDINARY)))
+    poll(runtime)
+    feed = _feed_row(runtime, "a")
+    assert feed.error_count == 0 and feed.next_due_at - clock.now == timedelta(minutes=10)
+
+
+def test_retry_after_is_honoured(feed_server, write_watchlist, make_runtime, clock):
+    feed_server.routes["/a.xml"] = Route(b"slow down", status=429, headers={"Retry-After": "3600"})
+    runtime = make_runtime(write_watchlist(feeds=[_feed(feed_server, "a", "/a.xml")]))
+    poll(runtime)
+    feed = _feed_row(runtime, "a")
+    assert feed.next_due_at - clock.now == timedelta(hours=1)
+    assert "429" in feed.last_error
+
+
+def test_only_due_feeds_are_claimed_by_a_tick(feed_server, write_watchlist, make_runtime, clock):
+    feed_server.routes["/a.xml"] = Route(rss(_items(ORDINARY)))
+    runtime = make_runtime(write_watchlist(feeds=[_feed(feed_server, "a", "/a.xml")]))
+    assert len(poll(runtime, due_only=True)) == 1
+    clock.advance(minutes=5)
+    assert poll(runtime, due_only=True) == []
+    clock.advance(minutes=6)
+    assert len(poll(runtime, due_only=True)) == 1
+
+
+def test_same_article_from_another_feed_is_not_alerted_again(feed_server, write_watchlist,
+                                                             make_runtime):
+    feed_server.routes["/a.xml"] = Route(rss([dict(INCIDENT, guid="a-1",
+                                                   link="https://news.example/story?utm_medium=x")]))
+    feed_server.routes["/b.xml"] = Route(rss([dict(INCIDENT, guid="b-9",
+                                                   link="https://NEWS.example/story#top")]))
+    runtime = make_runtime(write_watchlist(feeds=[_feed(feed_server, "a", "/a.xml"),
+                                                  _feed(feed_server, "b", "/b.xml")],
+                                           first_poll_alerts=True, fetch={"concurrency": 1}))
+    outcomes = poll(runtime)
+    assert sorted(o.new_items for o in outcomes) == [0, 1]
+    assert len(_rows(runtime, MatchRow)) == 1 and len(_rows(runtime, OutboxRow)) == 1
