@@ -12,12 +12,11 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import (BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator,
-                      model_validator)
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator
 
 from .errors import ConfigError
 from .profile import Profile, load_profiles
-from .yamlsource import load_model
+from .yamlsource import error_at, load_model
 
 DEFAULT_CONFIG = Path("config/monitor.yaml")
 DEFAULT_DATABASE = "sqlite:///data/monitor.db"
@@ -144,22 +143,6 @@ class Config(_Strict):
             raise ValueError("unknown field (check the spelling)")
         return value
 
-    @model_validator(mode="after")
-    def _names_are_unique_and_known(self):
-        for kind, entries in (("feed", self.feeds), ("channel", self.channels)):
-            seen = set()
-            for entry in entries:
-                if entry.name in seen:
-                    raise ValueError(f"duplicate {kind} name {entry.name!r}")
-                seen.add(entry.name)
-        channel_names = {c.name for c in self.channels}
-        for index, route in enumerate(self.routes):
-            unknown = [c for c in route.channels if c not in channel_names]
-            if unknown:
-                raise ValueError(f"routes[{index}] names unknown channel {unknown[0]!r}; "
-                                 f"known: {sorted(channel_names) or 'none'}")
-        return self
-
     def feed_interval(self, feed: FeedConfig) -> timedelta:
         return feed.interval or self.fetch.interval
 
@@ -180,13 +163,30 @@ def load_config(path: Path = DEFAULT_CONFIG, environ: dict | None = None) -> Con
         raise ConfigError("watchlist file not found (pass --config FILE, or run `monitor demo` "
                           "to try the monitor without one)", file=str(path))
     config = load_model(path, Config, context={"environ": environ})
+    _check_references(path, config)
     profiles_dir = config.profiles_dir if config.profiles_dir.is_absolute() else \
         path.parent / config.profiles_dir
     profiles = load_profiles(profiles_dir)
     for index, route in enumerate(config.routes):
         if route.profile not in profiles:
-            raise ConfigError(f"unknown profile {route.profile!r}; profiles in {profiles_dir}: "
-                              f"{sorted(profiles) or 'none'}", file=str(path),
-                              field=f"routes[{index}].profile")
+            raise error_at(path, ("routes", index, "profile"),
+                           f"unknown profile {route.profile!r}; profiles in {profiles_dir}: "
+                           f"{sorted(profiles) or 'none'}")
     database = environ.get("MONITOR_DATABASE_URL") or config.database
     return config.model_copy(update={"source": path, "profiles": profiles, "database": database})
+
+
+def _check_references(path: Path, config: Config) -> None:
+    """Names are unique, and routes name channels that exist."""
+    for kind, entries in (("feeds", config.feeds), ("channels", config.channels)):
+        seen = set()
+        for index, entry in enumerate(entries):
+            if entry.name in seen:
+                raise error_at(path, (kind, index, "name"), f"duplicate name {entry.name!r}")
+            seen.add(entry.name)
+    known = {channel.name for channel in config.channels}
+    for index, route in enumerate(config.routes):
+        for position, name in enumerate(route.channels):
+            if name not in known:
+                raise error_at(path, ("routes", index, "channels", position),
+                               f"unknown channel {name!r}; known: {sorted(known) or 'none'}")

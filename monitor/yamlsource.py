@@ -36,6 +36,15 @@ def load_model(path: Path, model: type[Model], context: dict | None = None) -> M
                           field=dotted(location) or None) from None
 
 
+def error_at(path: Path, location: tuple, message: str) -> ConfigError:
+    """A ConfigError for a problem found after validation, pointing at `location` in the file."""
+    try:
+        root = yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+    except (OSError, yaml.YAMLError):
+        root = None
+    return ConfigError(message, file=str(path), line=line_of(root, location), field=dotted(location))
+
+
 def _message(error: dict) -> str:
     message = error["msg"]
     if message.startswith("Value error, "):
