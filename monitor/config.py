@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator
+from pydantic import (BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator,
+                      model_validator)
 
 from .errors import ConfigError
 from .profile import Profile, load_profiles
@@ -60,31 +61,37 @@ class FeedConfig(_Strict):
 class ChannelConfig(_Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     url: SecretStr = Field(description="apprise URL; ${VAR} is read from the environment")
+    # The values substituted for ${VAR}: secrets by declaration. Filled in, never read from the file.
+    substituted: tuple[SecretStr, ...] = Field(default=(), exclude=True, repr=False)
 
-    @field_validator("url", mode="before")
+    @model_validator(mode="before")
     @classmethod
-    def _substitute(cls, value, info: ValidationInfo):
-        if not isinstance(value, str):
-            raise ValueError("must be a string (an apprise URL)")
+    def _substitute(cls, data, info: ValidationInfo):
+        if not isinstance(data, dict) or not isinstance(data.get("url"), str):
+            return data
+        if "substituted" in data:
+            raise ValueError("unknown field 'substituted' (check the spelling)")
         environ = (info.context or {}).get("environ", os.environ)
-        missing = [name for name in _VARIABLE.findall(value) if name not in environ]
+        names = _VARIABLE.findall(data["url"])
+        missing = [name for name in names if name not in environ]
         if missing:
             raise ValueError(f"environment variable {missing[0]} is not set "
-                             f"(channel {info.data.get('name', '?')!r})")
-        return _VARIABLE.sub(lambda m: environ[m[1]], value)
+                             f"(channel {data.get('name', '?')!r})")
+        url = _VARIABLE.sub(lambda m: environ[m[1]], data["url"])
+        return {**data, "url": url, "substituted": tuple(environ[name] for name in names)}
 
     def secrets(self) -> list[str]:
-        """Strings that must never be shown: the URL and every part of it that may be a secret."""
+        """Strings never to be shown: the URL, its password, and every ${VAR} value in it."""
         url = self.url.get_secret_value()
-        parts = urlsplit(url)
-        pieces = [url, parts.password, parts.username, parts.path.strip("/"), parts.query]
-        pieces += [p for p in re.split(r"[/?&=:@]", url) if len(p) >= 6]
-        return [p for p in pieces if p and len(p) >= 4]
+        pieces = [url, urlsplit(url).password] + [s.get_secret_value() for s in self.substituted]
+        return [p for p in pieces if p and len(p) >= 3]
 
     def public_url(self) -> str:
         """The URL with everything but scheme and host hidden."""
         parts = urlsplit(self.url.get_secret_value())
         host = parts.hostname or ""
+        if any(s.get_secret_value() in host for s in self.substituted):
+            host = ""
         return f"{parts.scheme}://{host}/..." if host else f"{parts.scheme}://..."
 
 

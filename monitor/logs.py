@@ -18,6 +18,11 @@ class RedactSecrets(logging.Filter):
         return True
 
 
+def _not_apprise_chatter(record: logging.LogRecord) -> bool:
+    """apprise logs payloads and URLs below WARNING; the monitor logs the outcome itself."""
+    return not record.name.startswith("apprise") or record.levelno >= logging.WARNING
+
+
 def setup_logging(secrets: list[str], level: int = logging.INFO) -> None:
     root = logging.getLogger()
     for handler in list(root.handlers):
@@ -26,6 +31,8 @@ def setup_logging(secrets: list[str], level: int = logging.INFO) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler._monitor = True
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setLevel(level)
+    handler.addFilter(_not_apprise_chatter)
     handler.addFilter(RedactSecrets(secrets))
     root.addHandler(handler)
     root.setLevel(level)

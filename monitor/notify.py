@@ -52,18 +52,24 @@ def send(channel: ChannelConfig, title: str, body: str) -> None:
     notifier = apprise.Apprise()
     with apprise.LogCapture(level=logging.DEBUG, fmt="%(levelname)s %(message)s") as captured:
         if not notifier.add(channel.url.get_secret_value()):
-            raise ChannelError(f"channel {channel.name!r}: apprise does not understand the URL "
-                               f"({channel.public_url()})")
+            reason = _reasons(captured.getvalue()) or "unknown scheme or missing parts"
+            raise ChannelError(redact(f"channel {channel.name!r}: apprise rejected the URL "
+                                      f"({channel.public_url()}): {reason}", secrets))
         try:
             delivered = notifier.notify(title=title, body=body, body_format=apprise.NotifyFormat.TEXT)
         except Exception as exc:  # a plugin bug must not stop the dispatcher
             raise ChannelError(redact(f"channel {channel.name!r}: {type(exc).__name__}: {exc}", secrets)) from None
         details = captured.getvalue().strip()
     if not delivered:
-        reasons = [line.split(" ", 1)[-1] for line in details.splitlines()
-                   if line.startswith(("WARNING", "ERROR")) or "Exception" in line]
-        reason = "; ".join(reasons) or "apprise reported a failure"
-        raise ChannelError(redact(f"channel {channel.name!r}: {reason[-500:]}", secrets))
+        reason = _reasons(details) or "apprise reported a failure"
+        raise ChannelError(redact(f"channel {channel.name!r}: {reason}", secrets))
+
+
+def _reasons(captured: str) -> str:
+    """The warning, error and exception lines of apprise's log, joined, at most 500 characters."""
+    lines = [line.split(" ", 1)[-1] for line in captured.splitlines()
+             if line.startswith(("WARNING", "ERROR")) or "Exception" in line]
+    return "; ".join(lines)[-500:]
 
 
 def dispatch(config: Config, engine, clock: Callable[[], datetime],
