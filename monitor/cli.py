@@ -13,6 +13,7 @@ from .classify import Classifier
 from .config import DEFAULT_CONFIG, Config, load_config, parse_duration
 from .demo import PACKAGED_PROFILES, demo_watchlist
 from .errors import ChannelError, ConfigError, MonitorError
+from .evaluate import EvalInputError, evaluate, format_errors, format_report, read_labelled
 from .logs import setup_logging
 from .notify import dispatch, send
 from .pipeline import Runtime, poll
@@ -230,3 +231,32 @@ def demo() -> None:
             typer.echo(f"  {match['score']:.2f}  {match['title']}")
     typer.echo("\nNo channel is configured in the demo, so alerts go to the log. Next: edit "
                "config/monitor.yaml, `monitor check`, then `monitor run`.")
+
+
+@app.command("eval")
+def eval_command(file: Annotated[Path, typer.Argument(help="Labelled JSON Lines file (.gz allowed)")],
+                 profile: Annotated[Optional[str], typer.Option(help="Profile to measure")] = None,
+                 as_json: Annotated[bool, typer.Option("--json", help="One JSON object")] = False,
+                 show_errors: Annotated[int, typer.Option(help="Worst errors to list")] = 10,
+                 config: ConfigOption = DEFAULT_CONFIG) -> None:
+    """Measure a profile against labelled items: precision, recall, F1, alerts, events."""
+    profiles = _profiles_for_scoring(config)
+    name = profile or next(iter(profiles), None)
+    if name not in profiles:
+        _fail(f"unknown profile {name!r}; known: {', '.join(sorted(profiles)) or 'none'}")
+    classifier = Classifier(profiles[name])
+    try:
+        if sys.stderr.isatty() and not as_json:
+            total = sum(1 for _ in read_labelled(file))
+            with typer.progressbar(length=total, label="scoring", file=sys.stderr) as bar:
+                result = evaluate(read_labelled(file), classifier, bar.update)
+        else:
+            result = evaluate(read_labelled(file), classifier)
+    except EvalInputError as exc:
+        _fail(str(exc))
+    report = result.report()
+    if as_json:
+        typer.echo(json.dumps({"profile": name, **report}, indent=1))
+        return
+    typer.echo(format_report(name, report))
+    typer.echo(format_errors(result, show_errors))

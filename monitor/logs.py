@@ -36,5 +36,5 @@ def setup_logging(secrets: list[str], level: int = logging.INFO) -> None:
     handler.addFilter(RedactSecrets(secrets))
     root.addHandler(handler)
     root.setLevel(level)
-    for noisy in ("httpx", "httpcore", "apscheduler.executors", "alembic"):
+    for noisy in ("httpx", "httpcore", "apscheduler", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
