@@ -9,11 +9,12 @@ from typing import Annotated, Optional
 
 import typer
 
-from .classify import Classifier
 from .config import DEFAULT_CONFIG, Config, load_config, parse_duration
 from .demo import PACKAGED_PROFILES, demo_watchlist
 from .errors import ChannelError, ConfigError, MonitorError
-from .evaluate import EvalInputError, evaluate, format_errors, format_report, read_labelled
+from .evaluate import (EvalInputError, evaluate, format_errors, format_report, read_labelled,
+                       trained_on)
+from .learned import ProfileScorer, load_scorers, model_path
 from .logs import setup_logging
 from .notify import dispatch, send
 from .pipeline import Runtime, poll
@@ -117,31 +118,43 @@ def score(file: Annotated[str, typer.Argument(help="Text file, first line = titl
           as_json: Annotated[bool, typer.Option("--json", help="One JSON object per profile")] = False,
           config: ConfigOption = DEFAULT_CONFIG) -> None:
     """Score a text against the profiles and show class, score and evidence."""
-    profiles = _profiles_for_scoring(config)
-    if profile:
-        if profile not in profiles:
-            _fail(f"unknown profile {profile!r}; known: {', '.join(sorted(profiles))}")
-        profiles = {profile: profiles[profile]}
+    scorers = _scorers(config, profile)
     raw = sys.stdin.read() if file == "-" else _read_text(Path(file))
     title, _, text = raw.strip().partition("\n")
-    for name, spec in profiles.items():
-        result = Classifier(spec).score(title.strip(), text.strip())
+    for name, scorer in scorers.items():
+        result = scorer.score(title.strip(), text.strip())
         if as_json:
             evidence = [{"group": g, "terms": t} for g, t in result.evidence().items()]
             typer.echo(json.dumps({"profile": name, "class": result.label, "score": result.score,
-                                   "rule": result.rule, "evidence": evidence}))
+                                   "rule": result.rule, "layer": result.layer,
+                                   "probability": result.probability, "evidence": evidence}))
         else:
+            learned = f", learned p={result.probability:.2f}" if result.probability is not None else ""
             typer.echo(f"{name}: {result.label} (score {result.score:.2f}"
-                       f"{', rule ' + result.rule if result.rule else ''})")
+                       f"{', rule ' + result.rule if result.rule else ''}, decided by {result.layer}{learned})")
             for group, terms in result.evidence().items():
                 typer.echo(f"  {group}: {', '.join(terms)}")
 
 
-def _profiles_for_scoring(config: Path) -> dict:
+def _profiles_for_scoring(config: Path) -> tuple[dict, Path]:
+    """Profiles of the watchlist if there is one, else the packaged ones; and their folder."""
     try:
         if config.exists():
-            return load_config(config).profiles
-        return load_profiles(PACKAGED_PROFILES)
+            loaded = load_config(config)
+            return loaded.profiles, loaded.profiles_path
+        return load_profiles(PACKAGED_PROFILES), PACKAGED_PROFILES
+    except ConfigError as exc:
+        _fail(str(exc))
+
+
+def _scorers(config: Path, only: str | None = None) -> dict[str, ProfileScorer]:
+    profiles, directory = _profiles_for_scoring(config)
+    if only:
+        if only not in profiles:
+            _fail(f"unknown profile {only!r}; known: {', '.join(sorted(profiles)) or 'none'}")
+        profiles = {only: profiles[only]}
+    try:
+        return load_scorers(profiles, directory)
     except ConfigError as exc:
         _fail(str(exc))
 
@@ -240,23 +253,68 @@ def eval_command(file: Annotated[Path, typer.Argument(help="Labelled JSON Lines 
                  show_errors: Annotated[int, typer.Option(help="Worst errors to list")] = 10,
                  config: ConfigOption = DEFAULT_CONFIG) -> None:
     """Measure a profile against labelled items: precision, recall, F1, alerts, events."""
-    profiles = _profiles_for_scoring(config)
-    name = profile or next(iter(profiles), None)
-    if name not in profiles:
-        _fail(f"unknown profile {name!r}; known: {', '.join(sorted(profiles)) or 'none'}")
-    classifier = Classifier(profiles[name])
+    name, scorer = next(iter(_scorers(config, profile).items()))
     try:
         if sys.stderr.isatty() and not as_json:
             total = sum(1 for _ in read_labelled(file))
             with typer.progressbar(length=total, label="scoring", file=sys.stderr) as bar:
-                result = evaluate(read_labelled(file), classifier, bar.update)
+                result = evaluate(read_labelled(file), scorer, bar.update)
         else:
-            result = evaluate(read_labelled(file), classifier)
+            result = evaluate(read_labelled(file), scorer)
     except EvalInputError as exc:
         _fail(str(exc))
     report = result.report()
+    report["learned_layer"] = _trained_note(file, scorer)
     if as_json:
         typer.echo(json.dumps({"profile": name, **report}, indent=1))
         return
     typer.echo(format_report(name, report))
     typer.echo(format_errors(result, show_errors))
+    if report["learned_layer"]["note"]:
+        typer.echo("\n" + report["learned_layer"]["note"])
+
+
+def _trained_note(file: Path, scorer: ProfileScorer) -> dict:
+    if scorer.model is None:
+        return {"used": False, "trained_items_scored": 0, "note": ""}
+    trained = trained_on(file, scorer.model.trained_ids)
+    note = (f"note: {trained} of these items trained the learned layer, so its numbers flatter it; "
+            f"`monitor profile fit` reports out-of-fold numbers" if trained else "")
+    return {"used": True, "trained_items_scored": trained, "note": note}
+
+
+profile_app = typer.Typer(help="Build and train profiles.", no_args_is_help=True)
+app.add_typer(profile_app, name="profile")
+
+
+@profile_app.command("fit")
+def profile_fit(file: Annotated[Path, typer.Argument(help="Labelled JSON Lines file (.gz allowed)")],
+                profile: Annotated[Optional[str], typer.Option(help="Profile to train for")] = None,
+                folds: Annotated[int, typer.Option(help="Cross-validation folds, grouped by event")] = 5,
+                output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Model file")] = None,
+                config: ConfigOption = DEFAULT_CONFIG) -> None:
+    """Train the learned layer (needs scikit-learn) and save it beside the profile."""
+    from .fit import fit_model
+    profiles, directory = _profiles_for_scoring(config)
+    name = profile or next(iter(profiles), None)
+    if name not in profiles:
+        _fail(f"unknown profile {name!r}; known: {', '.join(sorted(profiles)) or 'none'}")
+    try:
+        items = list(read_labelled(file))
+    except EvalInputError as exc:
+        _fail(str(exc))
+    result = fit_model(items, profiles[name], folds=folds)
+    target = output or model_path(directory, name)
+    summary = {layer: {key: result.report[layer][key] for key in ("incident", "alertable", "alerts")}
+               | {"events": {k: result.report[layer]["events"][k] for k in ("total", "alerted", "recall")}}
+               for layer in ("rules", "learned", "combined")}
+    target.write_text(result.model.to_json({"trained_on": str(file), "out_of_fold": summary}))
+    typer.echo(f"{len(items)} items, {result.report['candidates']} past the concept pre-filter; "
+               f"thresholds related={result.model.related_threshold} incident={result.model.incident_threshold}")
+    typer.echo("out-of-fold, whole stream:")
+    for layer, row in summary.items():
+        typer.echo(f"  {layer:<9} incident P {row['incident']['precision']:.3f} R {row['incident']['recall']:.3f}"
+                   f" | alertable P {row['alertable']['precision']:.3f} R {row['alertable']['recall']:.3f}"
+                   f" | alerts {row['alerts']['count']} ({row['alerts']['false_alarms']} false)"
+                   f" | events {row['events']['alerted']}/{row['events']['total']}")
+    typer.echo(f"saved {target}")

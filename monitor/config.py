@@ -140,10 +140,11 @@ class Config(_Strict):
     # Filled by load_config, not read from the file:
     source: Path | None = Field(default=None, exclude=True)
     profiles: dict[str, Profile] = Field(default_factory=dict, exclude=True)
+    profiles_path: Path | None = Field(default=None, exclude=True)
 
     _tick = field_validator("tick", mode="before")(classmethod(lambda cls, v: parse_duration(v)))
 
-    @field_validator("source", "profiles", mode="before")
+    @field_validator("source", "profiles", "profiles_path", mode="before")
     @classmethod
     def _not_from_file(cls, value, info: ValidationInfo):
         if not (info.context or {}).get("internal"):
@@ -180,7 +181,8 @@ def load_config(path: Path = DEFAULT_CONFIG, environ: dict | None = None) -> Con
                            f"unknown profile {route.profile!r}; profiles in {profiles_dir}: "
                            f"{sorted(profiles) or 'none'}")
     database = environ.get("MONITOR_DATABASE_URL") or config.database
-    return config.model_copy(update={"source": path, "profiles": profiles, "database": database})
+    return config.model_copy(update={"source": path, "profiles": profiles, "database": database,
+                                     "profiles_path": profiles_dir})
 
 
 def _check_references(path: Path, config: Config) -> None:

@@ -64,6 +64,8 @@ class Score:
     rule: str | None = None
     hits: tuple[Hit, ...] = ()
     negatives: tuple[Hit, ...] = ()
+    layer: str = "rules"  # which layer decided the class: "rules" or "learned"
+    probability: float | None = None  # the learned layer's estimate, when it ran
 
     def evidence(self) -> dict[str, list[str]]:
         """Matched terms per group (negatives under "-negative"), in first-seen order."""

@@ -13,7 +13,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .classify import Classifier
 from .datatypes import LABELS, Score
 from .errors import MonitorError
 from .text import html_to_text
@@ -142,7 +141,7 @@ class Evaluation:
         }
 
 
-def evaluate(items: Iterator[LabelledItem], classifier: Classifier,
+def evaluate(items: Iterator[LabelledItem], classifier,
              progress: Callable[[int], None] | None = None) -> Evaluation:
     evaluation = Evaluation()
     scoring = 0.0
@@ -155,6 +154,11 @@ def evaluate(items: Iterator[LabelledItem], classifier: Classifier,
             progress(1)
     evaluation.seconds = scoring
     return evaluation
+
+
+def trained_on(items_path: Path, trained_ids: frozenset[str]) -> int:
+    """How many items of the file trained the learned layer (their numbers flatter it)."""
+    return sum(1 for item in read_labelled(items_path) if item.id in trained_ids) if trained_ids else 0
 
 
 def format_report(profile: str, report: dict) -> str:

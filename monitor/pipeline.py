@@ -13,11 +13,11 @@ from datetime import datetime
 
 from sqlalchemy.engine import Engine
 
-from .classify import Classifier
 from .config import Config
 from .datatypes import FetchResult, Item, PollOutcome, Score, label_rank
 from .errors import FetchError, ParseError
 from .fetch import fetch_all
+from .learned import ProfileScorer, load_scorers
 from .notify import LOG_CHANNEL, render_alert
 from .parse import parse_feed
 from .store import Feed, ItemRow, MatchRow, OutboxRow, session_scope, utcnow
@@ -35,11 +35,11 @@ class Runtime:
     config: Config
     engine: Engine
     clock: Callable[[], datetime] = utcnow
-    classifiers: dict[str, Classifier] = field(default_factory=dict)
+    scorers: dict[str, ProfileScorer] = field(default_factory=dict)
 
     def __post_init__(self):
-        if not self.classifiers:
-            self.classifiers = {name: Classifier(p) for name, p in self.config.profiles.items()}
+        if not self.scorers:
+            self.scorers = load_scorers(self.config.profiles, self.config.profiles_path)
 
 
 def poll(runtime: Runtime, feed_names: list[str] | None = None, due_only: bool = False,
@@ -115,8 +115,8 @@ def _store_item(runtime: Runtime, session, feed_id: int, item: Item, now: dateti
     session.add(row)
     session.flush()
     matches = alerts = 0
-    for name, classifier in runtime.classifiers.items():
-        score = classifier.score(item.title, item.text)
+    for name, scorer in runtime.scorers.items():
+        score = scorer.score(item.title, item.text)
         if score.label == "none":
             continue
         match = MatchRow(item_id=row.id, profile=name, label=score.label, score=score.score,

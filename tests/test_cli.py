@@ -43,8 +43,9 @@ def test_score_json_gives_class_score_and_evidence(tmp_path):
     verdict = json.loads(line)
     assert verdict["profile"] == "iraq-syria-militia-attacks" and verdict["class"] == "incident"
     assert 0 < verdict["score"] <= 1
-    groups = {entry["group"]: entry["terms"] for entry in verdict["evidence"]}
-    assert "rocket" in " ".join(groups["attack"]) and "Syria" in groups["place"]
+    terms = [term for entry in verdict["evidence"] for term in entry["terms"]]
+    assert any("rocket" in term for term in terms) and "Syria" in terms
+    assert verdict["layer"] == "rules"
 
 
 def test_score_reads_stdin_and_rejects_unknown_profile(tmp_path):
