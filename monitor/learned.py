@@ -91,8 +91,16 @@ class LearnedModel:
 
 
 def _incident_groups_present(profile: Profile, rules: Score) -> bool:
+    """Some incident rule has all its groups (and its required details) somewhere in the item."""
     present = concept_groups(rules)
-    return any(rule.label == "incident" and set(rule.groups) <= present for rule in profile.rules)
+
+    def satisfied(requirement) -> bool:  # a group name, or a list of alternatives
+        options = [requirement] if isinstance(requirement, str) else requirement
+        return any(option in present for option in options)
+
+    return any(rule.label == "incident" and all(map(satisfied, rule.groups))
+               and all(map(satisfied, getattr(rule, "near", ()) or ()))
+               for rule in profile.rules)
 
 
 def model_path(profiles_dir: Path, profile_name: str) -> Path:
