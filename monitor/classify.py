@@ -8,7 +8,11 @@ sentence 0, and sentences are joined by " | " so that no term spans two of them.
 score = sum over groups of weight x best term weight (x `body_weight` if not in the headline),
 plus `cooccurrence_bonus` when a rule's groups meet within its sentence window,
 minus negatives (full weight in the headline or the rule's window, half elsewhere).
-The class is the strongest rule that fired and whose threshold the score reaches.
+The class is the strongest rule that fired and whose threshold (and `min_score`) the score
+reaches. A hit lying inside a longer hit of a negative or of a `mask` group is dropped first.
+
+Most items match nothing: the whole item is folded once and run through the automaton, and only
+when something is found is it split into sentences and scored.
 """
 
 from bisect import bisect_right
@@ -29,8 +33,9 @@ class _Pattern:
     group: str
     term: str
     weight: float
-    cased: str | None  # for acronyms: the exact capitals the text must have
+    cased: tuple[tuple[int, str], ...]  # (offset, word): capitalised words that must match exactly
     length: int  # of the automaton key, leading space included
+    trailing: bool  # the key ends with a space (whole word), not counted in the hit
 
 
 @dataclass(frozen=True)
@@ -64,51 +69,72 @@ class Classifier:
         self._weights = {(name, term.name): term.weight
                          for name, group in profile.groups.items() for term in group.terms}
         self._weights.update({(_NEGATIVE, term.name): term.weight for term in profile.negatives})
+        self._masking = {name for name, group in profile.groups.items() if group.mask} | {_NEGATIVE}
         for group_name, group in profile.groups.items():
             for term in group.terms:
                 self._add(group_name, term)
         for term in profile.negatives:
             self._add(_NEGATIVE, term)
         self._automaton.make_automaton()
+        # incident rules are tried first, each class in file order
+        self._rules = sorted(profile.rules, key=lambda rule: rule.label != "incident")
 
     def _add(self, group: str, term: Term) -> None:
         for spelling in term.spellings():
             prefix = spelling.endswith("*")
             folded = " " + fold_cased(spelling.rstrip("*")) + ("" if prefix else " ")
-            cased = folded if is_acronym(spelling) else None
+            cased = _capitals(folded)
             patterns = self._automaton.get(folded.lower(), [])
-            patterns.append(_Pattern(group, term.name, term.weight, cased, len(folded)))
+            patterns.append(_Pattern(group, term.name, term.weight, cased, len(folded), not prefix))
             self._automaton.add_word(folded.lower(), patterns)
 
-    def hits(self, folded: FoldedText) -> list[Hit]:
-        found = []
-        for end, patterns in self._automaton.iter(folded.lower):
+    def _matches(self, cased: str, lower: str):
+        """(start, end, pattern) of every whole-word match; end excludes the trailing space."""
+        for end, patterns in self._automaton.iter(lower):
             for pattern in patterns:
                 start = end - pattern.length + 1  # the space before the word
-                if pattern.cased and folded.cased[start:end + 1] != pattern.cased:
+                if pattern.cased and any(cased[start + offset:start + offset + len(word)] != word
+                                         for offset, word in pattern.cased):
                     continue
-                found.append(Hit(pattern.group, pattern.term, folded.sentence_of(start + 1),
-                                 start + 1, end + 1))
-        return found
+                yield start + 1, end + 1 - pattern.trailing, pattern
+
+    def hits(self, folded: FoldedText) -> list[Hit]:
+        found = [Hit(p.group, p.term, folded.sentence_of(start), start, end)
+                 for start, end, p in self._matches(folded.cased, folded.lower)]
+        masks = [(h.start, h.end) for h in found if h.group in self._masking]
+        if not masks:
+            return found
+        return [h for h in found if not any(s <= h.start and h.end <= e and e - s > h.end - h.start
+                                            for s, e in masks)]
+
+    def _anything(self, title: str, text: str) -> bool:
+        """Cheap pre-check on the whole item folded at once: does any term occur at all?"""
+        cased = " " + fold_cased(title + "\n" + text) + " "
+        return next(self._matches(cased, cased.lower()), None) is not None
 
     def score(self, title: str, text: str = "") -> Score:
+        if not self._anything(title, text):
+            return Score(self.profile.name, "none", 0.0)
         folded = FoldedText.of(title, text)
         all_hits = self.hits(folded)
         hits = [h for h in all_hits if h.group != _NEGATIVE]
         negatives = [h for h in all_hits if h.group == _NEGATIVE]
         has_title = bool(title)
 
+        by_sentence: dict[int, set[str]] = {}
+        for hit in hits:
+            by_sentence.setdefault(hit.sentence, set()).add(hit.group)
         base = self._concept_score(hits, has_title)
-        fired = [(rule, window) for rule in self.profile.rules
-                 if (window := _window(rule, hits)) is not None]
+        fired = [(rule, window) for rule in self._rules
+                 if (window := _window(rule, by_sentence, has_title)) is not None]
         best_window = min((w for _, w in fired), key=lambda w: w[1] - w[0], default=None)
         bonus = self.profile.cooccurrence_bonus if fired else 0.0
         penalty = self._penalty(negatives, best_window, has_title)
         value = round(min(1.0, max(0.0, base + bonus - penalty)), 4)
 
         label, rule_name = "none", None
-        for rule, _ in sorted(fired, key=lambda pair: pair[0].label == "incident", reverse=True):
-            if value >= getattr(self.profile.thresholds, rule.label):
+        for rule, _ in fired:
+            if value >= max(getattr(self.profile.thresholds, rule.label), rule.min_score):
                 label, rule_name = rule.label, rule.name
                 break
         return Score(self.profile.name, label, value, rule_name, tuple(hits), tuple(negatives))
@@ -132,23 +158,52 @@ class Classifier:
         return min(self.profile.negative_cap, sum(counted.values()))
 
 
-def _window(rule: Rule, hits: list[Hit]) -> tuple[int, int] | None:
-    """(first, last) sentence of the tightest span holding all the rule's groups, if it fits."""
-    wanted = set(rule.groups)
-    by_sentence: dict[int, set[str]] = {}
-    for hit in hits:
-        if hit.group in wanted:
-            by_sentence.setdefault(hit.sentence, set()).add(hit.group)
+def _capitals(folded: str) -> tuple[tuple[int, str], ...]:
+    """Words of a folded spelling written in capitals ("US", "PMF"): they match only in capitals."""
+    found, offset = [], 0
+    for word in folded.split(" "):
+        if is_acronym(word):
+            found.append((offset, word))
+        offset += len(word) + 1
+    return tuple(found)
+
+
+def _covers(requirements, groups: set[str]) -> bool:
+    return all(not groups.isdisjoint(alternatives) for alternatives in requirements)
+
+
+def _window(rule: Rule, by_sentence: dict[int, set[str]], has_title: bool) -> tuple[int, int] | None:
+    """(first, last) sentence of the tightest window where the rule holds, if there is one."""
+    requirements, near = rule.requirements(), rule.near_requirements()
+    unless = set(rule.unless)
+    if unless and has_title and not unless.isdisjoint(by_sentence.get(0, ())):
+        return None
     sentences = sorted(by_sentence)
     best = None
     for i, first in enumerate(sentences):
+        if rule.in_title and not (has_title and first == 0):
+            break
         covered: set[str] = set()
         for last in sentences[i:]:
-            covered |= by_sentence[last]
-            if covered == wanted:
-                if best is None or last - first < best[1] - best[0]:
-                    best = (first, last)
+            if rule.within and last - first + 1 > rule.within:
                 break
-    if best is None or (rule.within and best[1] - best[0] + 1 > rule.within):
-        return None
+            if best is not None and last - first >= best[1] - best[0]:
+                break
+            covered |= by_sentence[last]
+            if unless and not unless.isdisjoint(covered):
+                break
+            if _covers(requirements, covered) and (
+                    not near or _covers(near, _near_groups(rule, by_sentence, first, last, has_title))):
+                best = (first, last)
+                break
     return best
+
+
+def _near_groups(rule: Rule, by_sentence, first: int, last: int, has_title: bool) -> set[str]:
+    distance = rule.near_distance
+    groups: set[str] = set()
+    for sentence, found in by_sentence.items():
+        if (distance is None or first - distance <= sentence <= last + distance
+                or (has_title and sentence == 0)):
+            groups |= found
+    return groups

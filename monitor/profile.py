@@ -13,13 +13,29 @@ A profile file (YAML) looks like:
       place: {weight: 0.5, terms: [town, village]}
     rules:
       - {name: fire-near-town, class: incident, groups: [hazard, place], within: 1}
+      - name: evacuation
+        class: related
+        groups: [[hazard, evacuation]]     # a list inside `groups` = any one of these groups
+        near: [place]                      # also needed, within `near_distance` sentences
+        unless: [drill]                    # not if one of these is in the window or headline
     negatives:
       - {name: fire drill, weight: 0.4}
 
 A term ending in "*" matches any word that starts with it ("attack*" -> attacked, attacks).
-A term written in capitals ("US", "PMF") matches only in capitals.
+A word written in capitals ("US" in "US forces", "PMF") matches only in capitals.
+"(a|b|c)" in a term stands for each alternative: "(Kataib|Kataeb) (Hezbollah|Hizballah)";
+"(the |)" makes a word optional.
+A hit inside a longer hit of a negative or of a group with `mask: true` is dropped
+("Houston Rockets" hides "rocket"; "strikes by US forces" hides the target "US forces").
+
+A rule fires when a window of at most `within` consecutive sentences (0 = the whole item)
+holds a hit of every entry of `groups`, every entry of `near` is hit within `near_distance`
+sentences of that window (or in the headline; `near_distance: null` = anywhere), no group of
+`unless` is hit in the window or the headline, the window includes the headline if `in_title`,
+and the score reaches the class threshold and the rule's `min_score`.
 """
 
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -41,12 +57,16 @@ class Term(BaseModel):
     @classmethod
     def _foldable(cls, value):
         for text in (value,) if isinstance(value, str) else value:
-            if not fold(text.rstrip("*")):
-                raise ValueError(f"term {text!r} has no letters or digits to match")
+            for spelling in expand(text):
+                if "*" in spelling.rstrip("*"):
+                    raise ValueError(f"term {text!r}: '*' may only end a spelling, not {spelling!r}")
+                if not fold(spelling.rstrip("*")):
+                    raise ValueError(f"term {text!r} has a spelling with no letters or digits to match")
         return value
 
     def spellings(self) -> tuple[str, ...]:
-        return (self.name, *self.aliases)
+        """Every spelling: the name and the aliases, "(a|b)" alternatives expanded."""
+        return tuple(dict.fromkeys(s for text in (self.name, *self.aliases) for s in expand(text)))
 
 
 def _term(value):
@@ -59,6 +79,7 @@ class Group(BaseModel):
 
     weight: float = Field(ge=0.0, le=1.0, description="Share of the score this concept carries")
     terms: tuple[Term, ...] = Field(min_length=1)
+    mask: bool = Field(default=False, description="Hide hits of other groups inside these hits")
 
     @field_validator("terms", mode="before")
     @classmethod
@@ -66,13 +87,44 @@ class Group(BaseModel):
         return [_term(entry) for entry in value] if isinstance(value, list) else value
 
 
+Requirement = str | tuple[str, ...]  # a group, or a list of groups any one of which will do
+
+
+def _alternatives(requirement: Requirement) -> tuple[str, ...]:
+    return (requirement,) if isinstance(requirement, str) else tuple(requirement)
+
+
 class Rule(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
     name: str
     label: Literal["incident", "related"] = Field(alias="class")
-    groups: tuple[str, ...] = Field(min_length=1)
+    groups: tuple[Requirement, ...] = Field(min_length=1)
     within: int = Field(default=1, ge=0, description="Sentences the groups must fall in; 0 = anywhere")
+    near: tuple[Requirement, ...] = Field(default=(), description="Also needed near the window")
+    near_distance: int | None = Field(default=1, ge=0,
+                                      description="Sentences from the window for `near`; null = anywhere")
+    unless: tuple[str, ...] = Field(default=(), description="Groups that stop the rule if in the window "
+                                                           "or the headline")
+    in_title: bool = Field(default=False, description="The window must include the headline")
+    min_score: float = Field(default=0.0, ge=0.0, le=1.0)
+
+    @field_validator("groups", "near", mode="after")
+    @classmethod
+    def _non_empty_alternatives(cls, value):
+        for requirement in value:
+            if not _alternatives(requirement):
+                raise ValueError("an empty list of alternative groups")
+        return value
+
+    def requirements(self) -> tuple[tuple[str, ...], ...]:
+        return tuple(map(_alternatives, self.groups))
+
+    def near_requirements(self) -> tuple[tuple[str, ...], ...]:
+        return tuple(map(_alternatives, self.near))
+
+    def group_names(self) -> set[str]:
+        return {g for req in (*self.requirements(), *self.near_requirements()) for g in req} | set(self.unless)
 
 
 class Thresholds(BaseModel):
@@ -104,7 +156,7 @@ class Profile(BaseModel):
     @model_validator(mode="after")
     def _rules_name_known_groups(self):
         for rule in self.rules:
-            unknown = [g for g in rule.groups if g not in self.groups]
+            unknown = sorted(g for g in rule.group_names() if g not in self.groups)
             if unknown:
                 raise ValueError(f"rule {rule.name!r} names unknown group(s) {unknown}; "
                                  f"known: {sorted(self.groups)}")
@@ -112,8 +164,22 @@ class Profile(BaseModel):
 
 
 def is_acronym(spelling: str) -> bool:
+    """A word written in capitals ("US", "PMF", "K1"); in a term it matches only in capitals."""
     cased = fold_cased(spelling.rstrip("*"))
-    return cased.isupper() and " " not in cased and len(cased) <= 6
+    return bool(cased) and cased.isupper() and " " not in cased and len(cased) <= 6
+
+
+_ALTERNATION = re.compile(r"\(([^()]*\|[^()]*)\)")
+
+
+def expand(spelling: str) -> list[str]:
+    """"(Kataib|Kataeb) (Hezbollah|Hizballah)" -> the four spellings it stands for."""
+    match = _ALTERNATION.search(spelling)
+    if not match:
+        return [spelling]
+    head, tail = spelling[:match.start()], spelling[match.end():]
+    return [expanded for choice in match.group(1).split("|")
+            for expanded in expand(head + choice + tail)]
 
 
 def load_profile(path: Path) -> Profile:

@@ -15,8 +15,10 @@ from html.parser import HTMLParser
 _APOSTROPHES = "'\u2019\u2018\u02bc\u02bb`\u00b4"
 _POSSESSIVE = re.compile(rf"[{_APOSTROPHES}]s\b")
 _APOSTROPHE = re.compile(rf"[{_APOSTROPHES}]")
-_ARTICLE = re.compile(r"\b(?:al|el)[-\u2010\u2011\u2013 ](?=[A-Za-z])", re.IGNORECASE)
-_NON_WORD = re.compile(r"[^A-Za-z0-9]+")
+# applied after punctuation became spaces: "al-Asad" -> "al Asad" -> "Asad"
+_ARTICLE = re.compile(r" [aAeE][lL] (?=[A-Za-z])")
+# bytes that are not ASCII letters or digits become spaces
+_WORD_BYTES = bytes(c if chr(c).isascii() and chr(c).isalnum() else 32 for c in range(256))
 _SPACES = re.compile(r"\s+")
 # A sentence ends at . ! ? followed by space and an upper-case letter or quote, or at a newline.
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"'\u201d\u2019]?\s+(?=[\"'\u201c\u2018(A-Z0-9])|\n\s*")
@@ -26,12 +28,16 @@ _NOT_AN_END = re.compile(r"(?:\b[A-Z]|\b(?:Mr|Mrs|Ms|Dr|Gen|Col|Lt|Sgt|Capt|Maj|
 
 def fold_cased(text: str) -> str:
     """ASCII, punctuation-free, single-spaced text with case kept."""
-    text = unicodedata.normalize("NFKD", text)
-    text = _POSSESSIVE.sub("", text)
-    text = _APOSTROPHE.sub("", text)
-    text = text.encode("ascii", "ignore").decode("ascii")
-    text = _ARTICLE.sub("", text)
-    return _NON_WORD.sub(" ", text).strip()
+    if not text.isascii():
+        text = unicodedata.normalize("NFKD", text)
+    if _APOSTROPHE.search(text):
+        text = _APOSTROPHE.sub("", _POSSESSIVE.sub("", text))
+    words = text.encode("ascii", "ignore").translate(_WORD_BYTES).decode("ascii").split()
+    spaced = " " + " ".join(words) + " "
+    lower = spaced.lower()
+    if " al " in lower or " el " in lower:
+        spaced = _ARTICLE.sub(" ", spaced)
+    return spaced.strip()
 
 
 def fold(text: str) -> str:
