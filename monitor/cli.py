@@ -318,3 +318,27 @@ def profile_fit(file: Annotated[Path, typer.Argument(help="Labelled JSON Lines f
                    f" | alerts {row['alerts']['count']} ({row['alerts']['false_alarms']} false)"
                    f" | events {row['events']['alerted']}/{row['events']['total']}")
     typer.echo(f"saved {target}")
+
+
+@profile_app.command("learn")
+def profile_learn(examples: Annotated[list[Path], typer.Argument(help="Example articles: text files "
+                                                                 "(first line = title) or JSON Lines")],
+                  background: Annotated[Optional[Path], typer.Option(
+                      help="Word<TAB>count table or a corpus to count (default: shipped news table)")] = None,
+                  name: Annotated[Optional[str], typer.Option(help="Profile name")] = None,
+                  output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Write here")] = None
+                  ) -> None:
+    """Draft a profile from example articles, as a commented YAML file to edit."""
+    from .draft import DraftInputError, draft_profile, read_background, read_examples
+    name = name or (output.stem if output else "draft")
+    try:
+        text = draft_profile(read_examples(examples),
+                             read_background(background) if background else None, name)
+    except DraftInputError as exc:
+        _fail(str(exc))
+    if output is None:
+        typer.echo(text, nl=False)
+        return
+    output.write_text(text, encoding="utf-8")
+    typer.echo(f"wrote {output}; check it with `monitor score --profile {name}` after moving it "
+               f"into your profiles_dir", err=True)

@@ -9,8 +9,16 @@ from monitor.config import Config, DispatchConfig, FetchConfig
 README = (ROOT / "README.md").read_text()
 
 
+def _command_names(typer_app, prefix=""):
+    for command in typer_app.registered_commands:
+        yield prefix + (command.name or command.callback.__name__.replace("_", "-"))
+    for group in typer_app.registered_groups:
+        yield from _command_names(group.typer_instance, f"{prefix}{group.name} ")
+
+
 def test_every_command_is_documented():
-    names = [c.name or c.callback.__name__.replace("_", "-") for c in app.registered_commands]
+    names = list(_command_names(app))
+    assert "profile fit" in names
     missing = [name for name in names if f"`monitor {name}" not in README]
     assert not missing
 
