@@ -14,6 +14,7 @@ from .demo import PACKAGED_PROFILES, demo_watchlist
 from .errors import ChannelError, ConfigError, MonitorError
 from .evaluate import (EvalInputError, evaluate, format_errors, format_report, read_labelled,
                        trained_on)
+from .explain import explain
 from .learned import ProfileScorer, load_scorers, model_path
 from .logs import setup_logging
 from .notify import dispatch, send
@@ -116,6 +117,7 @@ def poll_once(config: ConfigOption = DEFAULT_CONFIG,
 def score(file: Annotated[str, typer.Argument(help="Text file, first line = title; - for stdin")] = "-",
           profile: Annotated[Optional[str], typer.Option(help="Only this profile")] = None,
           as_json: Annotated[bool, typer.Option("--json", help="One JSON object per profile")] = False,
+          show: Annotated[bool, typer.Option("--explain", help="Mark matched terms in the text")] = False,
           config: ConfigOption = DEFAULT_CONFIG) -> None:
     """Score a text against the profiles and show class, score and evidence."""
     scorers = _scorers(config, profile)
@@ -134,6 +136,8 @@ def score(file: Annotated[str, typer.Argument(help="Text file, first line = titl
                        f"{', rule ' + result.rule if result.rule else ''}, decided by {result.layer}{learned})")
             for group, terms in result.evidence().items():
                 typer.echo(f"  {group}: {', '.join(terms)}")
+            if show:
+                typer.echo(explain(scorer, title.strip(), text.strip(), result))
 
 
 def _profiles_for_scoring(config: Path) -> tuple[dict, Path]:

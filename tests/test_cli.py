@@ -106,3 +106,14 @@ def test_missing_watchlist_is_a_clear_error(tmp_path):
     assert result.returncode == 2
     assert "config/monitor.yaml: watchlist file not found" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_score_explain_marks_terms_rule_and_negatives(tmp_path):
+    story = ("Drone attack on Ain al-Assad air base wounds two U.S. troops\n"
+             "The base in Anbar was hit on Tuesday. Separately, Israel struck Gaza.\n")
+    result = runner.invoke(app, ["score", "--explain", "--config", str(tmp_path / "none.yaml")], input=story)
+    assert result.exit_code == 0, result.output
+    assert "headline: [Drone]{attack}" in result.output
+    assert "[Ain Assad]{us_target}" in result.output and "[Gaza]{NOT Gaza}" in result.output
+    assert "rule fired: attack-on-us-target" in result.output
+    assert "negatives:  Gaza" in result.output and "class incident" in result.output
