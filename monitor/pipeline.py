@@ -113,13 +113,13 @@ def _store_item(runtime: Runtime, session, feed_id: int, item: Item, now: dateti
     row = ItemRow(feed_id=feed_id, key=item.key, url=item.url, title=item.title, text=item.text,
                   published_at=item.published, fetched_at=now)
     session.add(row)
-    session.flush()
+    verdicts = [s for s in (scorer.score(item.title, item.text) for scorer in runtime.scorers.values())
+                if s.label != "none"]
     matches = alerts = 0
-    for name, scorer in runtime.scorers.items():
-        score = scorer.score(item.title, item.text)
-        if score.label == "none":
-            continue
-        match = MatchRow(item_id=row.id, profile=name, label=score.label, score=score.score,
+    for score in verdicts:
+        if row.id is None:
+            session.flush()  # only items that match need their id now; the rest go in one batch
+        match = MatchRow(item_id=row.id, profile=score.profile, label=score.label, score=score.score,
                          rule=score.rule, evidence=score.evidence(), created_at=now)
         session.add(match)
         session.flush()
