@@ -9,11 +9,14 @@ expansion would exceed a small budget. Plain entity declarations in real feeds s
 
 import calendar
 import hashlib
+import io
 import re
+from collections import Counter
 from datetime import datetime, timezone
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import feedparser
+from feedparser.encodings import convert_to_utf8
 
 from .datatypes import Item
 from .errors import ParseError
@@ -23,6 +26,9 @@ MAX_ENTITY_EXPANSION = 100_000  # characters that declared entities may add to a
 MAX_TEXT = 20_000  # characters of description kept per item
 _ENTITY_DECL = re.compile(r"<!ENTITY\s+(%\s*)?([^\s\"'%]+)\s*(SYSTEM|PUBLIC|([\"'])(.*?)\4)",
                           re.S | re.I)
+_CHAR_REF = re.compile(r"&#(?:[0-9]+|x[0-9a-fA-F]+);")
+_ENTITY_REF = re.compile(r"&([^\s&;<>\"'%]+);")
+_TAG = re.compile(r"</?[A-Za-z!?][^<>]*>")
 _TRACKING = re.compile(r"^(utm_.*|fbclid|gclid|dclid|msclkid|mc_cid|mc_eid|ocid|cmpid|cmp|"
                        r"at_medium|at_campaign|at_custom\d*|smid|smtyp|ref_src|ref|rss|feedtype|"
                        r"partner|src|igshid|__twitter_impression|yclid|_ga|guccounter)$", re.I)
@@ -30,18 +36,24 @@ _TRACKING = re.compile(r"^(utm_.*|fbclid|gclid|dclid|msclkid|mc_cid|mc_eid|ocid|
 
 def parse_feed(body: bytes, feed_name: str, url: str = "", content_type: str | None = None) -> list[Item]:
     """Parse a feed body into Items. Raises ParseError if it is hostile or not a feed."""
-    check_entities(body)
-    headers = {"content-location": url}
-    if content_type:
-        headers["content-type"] = content_type
+    if not body or not body.strip():
+        raise ParseError("not a readable feed: the body is empty")
+    headers = _response_headers(url, content_type)
+    check_entities(body, headers)
     try:
-        parsed = feedparser.parse(body, response_headers=headers, sanitize_html=True,
-                                  resolve_relative_uris=True)
+        # A BytesIO, never the bytes themselves: given bytes that name a local file,
+        # feedparser would open and read that file.
+        # Sanitising and URI-resolving rewrite description HTML that html_to_text then discards.
+        parsed = feedparser.parse(io.BytesIO(body), response_headers=headers, sanitize_html=False,
+                                  resolve_relative_uris=False)
     except Exception as exc:  # feedparser raises from deep inside its parsers on odd input
         raise ParseError(f"feedparser failed: {type(exc).__name__}: {exc}") from None
-    if parsed.bozo and not parsed.entries and not parsed.feed.get("title"):
+    if not parsed.entries and not parsed.feed.get("title") and (parsed.bozo or not parsed.version):
+        if body.lstrip()[:1] in (b"{", b"["):
+            raise ParseError("not a readable feed: JSON (JSON Feed is not supported, only RSS/Atom/RDF)")
         reason = parsed.get("bozo_exception")
-        raise ParseError(f"not a readable feed: {_short(reason) if reason else 'no entries'}")
+        raise ParseError(f"not a readable feed: {_short(reason)}" if reason else
+                         "not a feed: no RSS, Atom or RDF feed element (an HTML page or other XML?)")
     items, seen = [], set()
     for entry in parsed.entries:
         item = normalise_entry(entry, feed_name)
@@ -51,11 +63,26 @@ def parse_feed(body: bytes, feed_name: str, url: str = "", content_type: str | N
     return items
 
 
-def check_entities(body: bytes) -> None:
-    """Refuse documents whose entity declarations could expand without bound or reach out."""
-    text = _decode_for_scan(body)
+def _response_headers(url: str, content_type: str | None) -> dict[str, str]:
+    """Headers for feedparser. Given headers without a Content-Type, feedparser flags every
+    document as bozo ("no Content-type specified"), so any feed without entries or title was
+    refused, and it assumes HTTP's latin-1 default; "application/xml" makes it follow the XML
+    rules instead: declaration, BOM, else UTF-8."""
+    headers = {"content-type": content_type or "application/xml"}
+    if url:
+        headers["content-location"] = url
+    return headers
+
+
+def check_entities(body: bytes, headers: dict[str, str] | None = None) -> None:
+    """Refuse documents whose entity declarations could expand without bound or reach out.
+
+    The scan reads the text exactly as feedparser will (same headers, same decoding), so a
+    declaration hidden in UTF-32, UTF-7 or EBCDIC is seen too."""
+    text = _decode_for_scan(body, headers)
     if "<!ENTITY" not in text.upper():
         return
+    references = Counter(_ENTITY_REF.findall(text))
     budget = 0
     for match in _ENTITY_DECL.finditer(text):
         parameter, name, kind, value = match[1], match[2], match[3], match[5]
@@ -63,9 +90,9 @@ def check_entities(body: bytes) -> None:
             raise ParseError(f"refused: DTD declares parameter entity %{name}")
         if kind.upper() in ("SYSTEM", "PUBLIC"):
             raise ParseError(f"refused: DTD declares external entity &{name}; (it could read files or the network)")
-        if "&" in value or "%" in value:
+        if "&" in _CHAR_REF.sub("", value) or "%" in value:  # &#160; is fine, &other; is not
             raise ParseError(f"refused: entity &{name}; refers to other entities (expansion attack)")
-        budget += len(value) * text.count(f"&{name};")
+        budget += len(value) * references[name]
         if budget > MAX_ENTITY_EXPANSION:
             raise ParseError(f"refused: entity declarations would expand the feed by more than "
                              f"{MAX_ENTITY_EXPANSION} characters (expansion attack)")
@@ -73,7 +100,11 @@ def check_entities(body: bytes) -> None:
         raise ParseError("refused: DTD has an entity declaration that cannot be checked")
 
 
-def _decode_for_scan(body: bytes) -> str:
+def _decode_for_scan(body: bytes, headers: dict[str, str] | None = None) -> str:
+    try:  # feedparser's own conversion: what both its strict and its loose parser read
+        return convert_to_utf8(dict(headers or {}), body, {}).decode("utf-8", "replace")
+    except Exception:  # noqa: BLE001 - fall back to a plain guess below
+        pass
     if body[:2] in (b"\xff\xfe", b"\xfe\xff") or body[:4] in (b"\x00\x00\xfe\xff", b"\xff\xfe\x00\x00"):
         for codec in ("utf-32", "utf-16"):
             try:
@@ -86,13 +117,21 @@ def _decode_for_scan(body: bytes) -> str:
 
 
 def normalise_entry(entry, feed_name: str) -> Item | None:
-    title = html_to_text(entry.get("title") or "")
-    text = html_to_text(_description(entry))[:MAX_TEXT]
+    title = _plain_text(entry.get("title") or "")
+    text = _plain_text(_description(entry))[:MAX_TEXT]
     if not title and not text:
         return None
     link = canonical_url(entry.get("link") or "")
     return Item(feed_name=feed_name, key=item_key(entry.get("id"), link, title, text), url=link,
                 title=title, text=text, published=_published(entry))
+
+
+def _plain_text(markup: str) -> str:
+    """Text without tags, even when the feed escaped its HTML twice (&amp;lt;script&amp;gt;)."""
+    text = html_to_text(markup)
+    if _TAG.search(text):  # one more pass (drops scripts too), then any tag still left
+        text = re.sub(r"[ \t]{2,}", " ", _TAG.sub(" ", html_to_text(text))).strip()
+    return text
 
 
 def _description(entry) -> str:
@@ -125,6 +164,8 @@ def canonical_url(url: str) -> str | None:
         return None  # javascript:, data:, mailto: ... are never passed on
     scheme = parts.scheme.lower()
     host = parts.hostname.lower()
+    if ":" in host:
+        host = f"[{host}]"  # IPv6 literal keeps its brackets
     if port and not (scheme, port) in (("http", 80), ("https", 443)):
         host = f"{host}:{port}"
     query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _TRACKING.match(k)]
