@@ -11,6 +11,7 @@ import typer
 
 from .config import DEFAULT_CONFIG, Config, load_config, parse_duration
 from .demo import PACKAGED_PROFILES, demo_watchlist
+from .demo import report as demo_report
 from .errors import ChannelError, ConfigError, MonitorError
 from .evaluate import (EvalInputError, evaluate, format_errors, format_report, read_labelled,
                        trained_on)
@@ -230,24 +231,12 @@ def notify_test(channel: Annotated[str, typer.Argument(help="Channel name from t
 def demo() -> None:
     """Run the whole pipeline once over packaged example feeds (no network needed)."""
     with demo_watchlist() as watchlist:
-        config = _load(watchlist)
-        runtime = _runtime(config)
+        runtime = _runtime(_load(watchlist))
         outcomes = poll(runtime)
-        alerts = [row for row in list_outbox(runtime.engine)]
-        found = list_matches(runtime.engine, utcnow() - timedelta(days=1))
+        typer.echo(demo_report(runtime, outcomes))
         runtime.engine.dispose()
-    typer.echo(f"Polled {len(outcomes)} example feeds served on 127.0.0.1: "
-               f"{sum(o.new_items for o in outcomes)} items, {len(found)} matches, "
-               f"{len(alerts)} alerts.\n")
-    for row in alerts:
-        typer.echo(f"=== ALERT -> {row.channel}\n{row.title}\n{row.body}")
-    related = [m for m in found if m["class"] == "related"]
-    if related:
-        typer.echo("=== Related (stored, no page):")
-        for match in related:
-            typer.echo(f"  {match['score']:.2f}  {match['title']}")
-    typer.echo("\nNo channel is configured in the demo, so alerts go to the log. Next: edit "
-               "config/monitor.yaml, `monitor check`, then `monitor run`.")
+    typer.echo("\nNext: put your feeds and an alert channel in config/monitor.yaml, "
+               "`monitor check`, then `monitor run`.")
 
 
 @app.command("eval")

@@ -5,11 +5,14 @@ import functools
 import http.server
 import tempfile
 import threading
+from datetime import timedelta
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 
 import yaml
+
+from .datatypes import Score
 
 PACKAGED_PROFILES = Path(str(resources.files("monitor") / "profiles"))
 DEMO_FEEDS = Path(str(resources.files("monitor") / "demo" / "feeds"))
@@ -49,3 +52,40 @@ def demo_watchlist():
     """Yield the path of a watchlist whose feeds are served locally, in a temporary directory."""
     with tempfile.TemporaryDirectory(prefix="monitor-demo-") as tmp, serve_directory(DEMO_FEEDS) as url:
         yield write_demo_watchlist(Path(tmp), url)
+
+
+def report(runtime, outcomes) -> str:
+    """What the demo prints: alerts with their reasons, related items, near misses."""
+    from .store import utcnow
+    from .store.queries import items_without_match, list_matches, list_outbox
+
+    matches = list_matches(runtime.engine, utcnow() - timedelta(days=1))
+    alerts = list_outbox(runtime.engine)
+    incidents = sorted((m for m in matches if m["class"] == "incident"),
+                       key=lambda m: (m["published"] or "", m["id"]))
+    lines = [f"Polled {len(outcomes)} example feeds served on 127.0.0.1: "
+             f"{sum(o.new_items for o in outcomes)} items, {len(matches)} matches, {len(alerts)} alerts.",
+             "", "ALERTS (no channel is configured in the demo, so they would go to the log)"]
+    for number, match in enumerate(incidents, start=1):
+        lines += [f"{number:>2}. {match['title']}",
+                  f"    {match['feed']} | {match['published'][:16].replace('T', ' ')} UTC | "
+                  f"score {match['score']:.2f} | rule {match['rule']}",
+                  f"    why: {_why(match['evidence'])}", f"    {match['link']}"]
+    lines += ["", "RELATED (stored for review, no page)"]
+    lines += [f"  {m['score']:.2f}  {m['title']}  [{m['rule']}]"
+              for m in matches if m["class"] == "related"]
+    lines += ["", "NEAR MISSES (matched terms, not alerted)"]
+    scorer = next(iter(runtime.scorers.values()))
+    weighted = {name for name, group in scorer.profile.groups.items() if group.weight > 0}
+    for item in items_without_match(runtime.engine):
+        verdict: Score = scorer.score(item.title, item.text)
+        if len({h.group for h in verdict.hits} & weighted) >= 2:
+            lines.append(f"  {item.title}\n      {_why(verdict.evidence())}")
+    if alerts:
+        lines += ["", f"One alert as a channel receives it:", "-" * 72, alerts[0].title, "",
+                  alerts[0].body.rstrip(), "-" * 72]
+    return "\n".join(lines)
+
+
+def _why(evidence: dict[str, list[str]]) -> str:
+    return "; ".join(f"{group}: {', '.join(terms)}" for group, terms in evidence.items()) or "-"

@@ -28,9 +28,13 @@ def test_demo_runs_from_any_directory_without_network(tmp_path):
     result = _run(["demo"], cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "Polled 4 example feeds served on 127.0.0.1" in result.stdout
-    assert "=== ALERT -> log" in result.stdout and "Why:" in result.stdout
-    assert "Tower 22" in result.stdout
-    assert "Houston Rockets" not in result.stdout.split("=== Related")[0]
+    alerts, rest = result.stdout.split("RELATED (stored for review, no page)")
+    related, near_misses = rest.split("NEAR MISSES")
+    assert alerts.count("    why: ") == 7 and "Tower 22" in alerts
+    assert "US strikes Kataib Hezbollah sites" in related
+    for near_miss in ("Houthi missile", "Lakers in Houston", "Turkish drones strike PKK"):
+        assert near_miss in near_misses and near_miss not in alerts
+    assert "One alert as a channel receives it:" in result.stdout
     assert list(tmp_path.iterdir()) == []  # the demo leaves nothing behind
 
 

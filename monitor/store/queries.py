@@ -170,3 +170,11 @@ def list_feeds(engine: Engine) -> list[Feed]:
 def list_outbox(engine: Engine) -> list[OutboxRow]:
     with session_scope(engine) as session:
         return list(session.exec(select(OutboxRow).order_by(OutboxRow.id)))
+
+
+def items_without_match(engine: Engine) -> list[ItemRow]:
+    """Stored items no profile matched (for the demo's near-miss list and backtests)."""
+    with session_scope(engine) as session:
+        matched = select(MatchRow.item_id)
+        return list(session.exec(select(ItemRow).where(col(ItemRow.id).not_in(matched))
+                                 .order_by(ItemRow.id)))
