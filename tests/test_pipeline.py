@@ -170,3 +170,18 @@ def test_same_article_from_another_feed_is_not_alerted_again(feed_server, write_
     outcomes = poll(runtime)
     assert sorted(o.new_items for o in outcomes) == [0, 1]
     assert len(_rows(runtime, MatchRow)) == 1 and len(_rows(runtime, OutboxRow)) == 1
+
+
+def test_gzip_bodies_are_decoded_and_capped_after_decoding(feed_server, write_watchlist, make_runtime):
+    import gzip
+    feed_server.routes["/gz.xml"] = Route(gzip.compress(rss(_items(INCIDENT, ORDINARY))),
+                                          headers={"Content-Encoding": "gzip"})
+    bomb = gzip.compress(b"<rss>" + b" " * (3 * 1024 * 1024) + b"</rss>")  # 3 MB from a few KB
+    feed_server.routes["/bomb.xml"] = Route(bomb, headers={"Content-Encoding": "gzip"})
+    runtime = make_runtime(write_watchlist(feeds=[_feed(feed_server, "gz", "/gz.xml"),
+                                                  _feed(feed_server, "bomb", "/bomb.xml")],
+                                           fetch={"max_bytes": 1024 * 1024}))
+    outcomes = {o.feed_name: o for o in poll(runtime)}
+    assert outcomes["gz"].new_items == 2
+    assert "Accept-Encoding" in feed_server.requests[0][1]
+    assert outcomes["bomb"].status == "error" and "byte cap" in outcomes["bomb"].error
