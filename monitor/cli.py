@@ -12,8 +12,8 @@ import typer
 from .config import DEFAULT_CONFIG, Config, load_config, parse_duration
 from .demo import PACKAGED_PROFILES, demo_watchlist
 from .demo import report as demo_report
-from .errors import ChannelError, ConfigError, MonitorError
-from .evaluate import (EvalInputError, evaluate, format_errors, format_report, read_labelled,
+from .errors import ChannelError, ConfigError, InputError, MonitorError
+from .evaluate import (evaluate, format_errors, format_report, read_labelled,
                        trained_on)
 from .explain import explain
 from .learned import ProfileScorer, load_scorers, model_path
@@ -254,7 +254,7 @@ def eval_command(file: Annotated[Path, typer.Argument(help="Labelled JSON Lines 
                 result = evaluate(read_labelled(file), scorer, bar.update)
         else:
             result = evaluate(read_labelled(file), scorer)
-    except EvalInputError as exc:
+    except InputError as exc:
         _fail(str(exc))
     report = result.report()
     report["learned_layer"] = _trained_note(file, scorer)
@@ -294,7 +294,7 @@ def profile_fit(file: Annotated[Path, typer.Argument(help="Labelled JSON Lines f
         _fail(f"unknown profile {name!r}; known: {', '.join(sorted(profiles)) or 'none'}")
     try:
         items = list(read_labelled(file))
-    except EvalInputError as exc:
+    except InputError as exc:
         _fail(str(exc))
     result = fit_model(items, profiles[name], folds=folds)
     target = output or model_path(directory, name)
@@ -322,12 +322,12 @@ def profile_learn(examples: Annotated[list[Path], typer.Argument(help="Example a
                   output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Write here")] = None
                   ) -> None:
     """Draft a profile from example articles, as a commented YAML file to edit."""
-    from .draft import DraftInputError, draft_profile, read_background, read_examples
+    from .draft import draft_profile, read_background, read_examples
     name = name or (output.stem if output else "draft")
     try:
         text = draft_profile(read_examples(examples),
                              read_background(background) if background else None, name)
-    except DraftInputError as exc:
+    except InputError as exc:
         _fail(str(exc))
     if output is None:
         typer.echo(text, nl=False)

@@ -17,7 +17,6 @@ word<TAB>count of folded words from general news; `--background` takes a table o
 format or a corpus (JSON Lines items with title/text, or plain text) to count.
 """
 
-import gzip
 import json
 import math
 import re
@@ -26,13 +25,14 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import MonitorError
+from .errors import InputError
+from .jsonl import read_objects
 from .text import fold, fold_cased, html_to_text, split_sentences
 
 DEFAULT_BACKGROUND = Path(__file__).with_name("data") / "background.tsv"
 
 
-class DraftInputError(MonitorError):
+class DraftInputError(InputError):
     """An example or background file that cannot be read or holds nothing to learn from."""
 
 
@@ -142,24 +142,11 @@ _NAME = re.compile(rf"{_CAPWORD}(?:\s+(?:(?:of|bin|ibn|de|del|du|la|le|van|von|t
 
 def iter_jsonl(path: Path) -> Iterator[tuple[str, str, str | None]]:
     """(title, plain text, label or None) of each item of a JSON Lines file (.gz allowed)."""
-    opener = gzip.open if path.suffix == ".gz" else open
-    try:
-        with opener(path, "rt", encoding="utf-8", errors="replace") as lines:
-            for number, line in enumerate(lines, 1):
-                if not line.strip():
-                    continue
-                try:
-                    item = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise DraftInputError(f"{path}:{number}: not JSON: {exc.msg}") from None
-                if not isinstance(item, dict):
-                    raise DraftInputError(f"{path}:{number}: not a JSON object")
-                title = html_to_text(str(item.get("title") or ""))
-                text = html_to_text(str(item.get("text") or item.get("summary") or
-                                         item.get("description") or item.get("content") or ""))
-                yield title, text, item.get("label")
-    except OSError as exc:
-        raise DraftInputError(f"{path}: {exc.strerror or exc}") from None
+    for _, item in read_objects(path):
+        title = html_to_text(str(item.get("title") or ""))
+        text = html_to_text(str(item.get("text") or item.get("summary") or
+                                 item.get("description") or item.get("content") or ""))
+        yield title, text, item.get("label")
 
 
 def _is_jsonl(path: Path) -> bool:

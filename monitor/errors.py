@@ -2,6 +2,7 @@
 
 MonitorError
  ├── ConfigError        a watchlist or profile file is invalid (file, line, field)
+ ├── InputError         a file given on the command line is unreadable (file:line, problem)
  ├── FeedError          a feed could not be fetched or parsed (feed name, reason)
  │    ├── FetchError
  │    └── ParseError
@@ -21,6 +22,10 @@ class ConfigError(MonitorError):
         prefix = f"{where}: " if where else ""
         field_part = f"{field}: " if field else ""
         super().__init__(f"{prefix}{field_part}{message}")
+
+
+class InputError(MonitorError):
+    pass
 
 
 class FeedError(MonitorError):

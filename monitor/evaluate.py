@@ -5,8 +5,6 @@ gzip-compressed. Items get the same normalisation as fetched feed items (HTML re
 scoring, so the numbers describe what the daemon would do.
 """
 
-import gzip
-import json
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -14,14 +12,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .datatypes import LABELS, Score
-from .errors import MonitorError
+from .errors import InputError
+from .jsonl import read_objects
 from .text import html_to_text
 
 REQUIRED = ("id", "title", "text", "label")
 
 
-class EvalInputError(MonitorError):
-    pass
+
 
 
 @dataclass(frozen=True)
@@ -37,40 +35,16 @@ class LabelledItem:
 
 def read_labelled(path: Path) -> Iterator[LabelledItem]:
     """Items of a JSON Lines file (plain or .gz); a bad line stops with its number and the problem."""
-    opener = gzip.open if _is_gzip(path) else open
-    try:
-        with opener(path, "rt", encoding="utf-8") as lines:
-            for number, line in enumerate(lines, start=1):
-                if line.strip():
-                    yield _labelled(line, number, path)
-    except OSError as exc:
-        raise EvalInputError(f"{path}: cannot read: {exc.strerror or exc}") from None
-
-
-def _is_gzip(path: Path) -> bool:
-    try:
-        with open(path, "rb") as handle:
-            return handle.read(2) == b"\x1f\x8b"
-    except OSError as exc:
-        raise EvalInputError(f"{path}: cannot read: {exc.strerror}") from None
-
-
-def _labelled(line: str, number: int, path: Path) -> LabelledItem:
-    where = f"{path}:{number}"
-    try:
-        record = json.loads(line)
-    except json.JSONDecodeError as exc:
-        raise EvalInputError(f"{where}: not JSON ({exc.msg} at column {exc.colno})") from None
-    if not isinstance(record, dict):
-        raise EvalInputError(f"{where}: expected a JSON object, got {type(record).__name__}")
-    missing = [name for name in REQUIRED if name not in record]
-    if missing:
-        raise EvalInputError(f"{where}: missing field {missing[0]!r}")
-    if record["label"] not in LABELS:
-        raise EvalInputError(f"{where}: unknown label {record['label']!r} (expected one of {', '.join(LABELS)})")
-    return LabelledItem(str(record["id"]), html_to_text(record["title"] or ""),
-                        html_to_text(record["text"] or ""), record["label"], record.get("event"),
-                        record.get("published"), record.get("source"))
+    for where, record in read_objects(path):
+        missing = [name for name in REQUIRED if name not in record]
+        if missing:
+            raise InputError(f"{where}: missing field {missing[0]!r}")
+        if record["label"] not in LABELS:
+            raise InputError(f"{where}: unknown label {record['label']!r} "
+                                 f"(expected one of {', '.join(LABELS)})")
+        yield LabelledItem(str(record["id"]), html_to_text(record["title"] or ""),
+                           html_to_text(record["text"] or ""), record["label"], record.get("event"),
+                           record.get("published"), record.get("source"))
 
 
 @dataclass
