@@ -33,7 +33,7 @@ def render_alert(item: Item, score: Score) -> tuple[str, str]:
     """(title, body) of an alert: headline, source, time, class, score, evidence, link."""
     values = dict(title=item.title or "(no headline)", feed=item.feed_name,
                   published=item.published.strftime("%Y-%m-%d %H:%M UTC") if item.published else None,
-                  label=score.label, score=score.score, profile=score.profile, rule=score.rule,
+                  label=score.label, score=score.score, profile=score.profile, rule=score.rule, layer=score.layer,
                   evidence=score.evidence(), text=item.text, link=item.url)
     env = _templates()
     title = env.get_template("alert_title.j2").render(values).strip()
