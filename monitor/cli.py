@@ -256,7 +256,7 @@ def eval_command(file: Annotated[Path, typer.Argument(help="Labelled JSON Lines 
             result = evaluate(read_labelled(file), scorer)
     except InputError as exc:
         _fail(str(exc))
-    report = result.report()
+    report = result.report(scorer.profile.incidents)
     report["learned_layer"] = _trained_note(file, scorer)
     if as_json:
         typer.echo(json.dumps({"profile": name, **report}, indent=1))

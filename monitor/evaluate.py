@@ -9,11 +9,14 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 
 from .datatypes import LABELS, Score
 from .errors import InputError
+from .incidents import Incident, Report, assign, bcubed
 from .jsonl import read_objects
+from .profile import IncidentSettings
 from .text import html_to_text
 
 REQUIRED = ("id", "title", "text", "label")
@@ -79,6 +82,7 @@ class Evaluation:
     events: dict[str, bool] = field(default_factory=dict)
     false_positives: list[tuple[LabelledItem, Score]] = field(default_factory=list)
     false_negatives: list[tuple[LabelledItem, Score]] = field(default_factory=list)
+    matched: list[tuple[LabelledItem, Score]] = field(default_factory=list)  # incident or related
     items: int = 0
     seconds: float = 0.0
 
@@ -98,8 +102,10 @@ class Evaluation:
             self.false_positives.append((item, verdict))
         if truth == "incident" and predicted != "incident":
             self.false_negatives.append((item, verdict))
+        if predicted != "none":
+            self.matched.append((item, verdict))
 
-    def report(self) -> dict:
+    def report(self, incidents: IncidentSettings | None = None) -> dict:
         alerted = sum(self.events.values())
         return {
             "incident": self.incident.report(), "related": self.related.report(),
@@ -112,7 +118,43 @@ class Evaluation:
             "confusion": {truth: {p: self.confusion[(truth, p)] for p in LABELS} for truth in LABELS},
             "items": self.items,
             "items_per_s": round(self.items / self.seconds) if self.seconds else 0,
+            **({"incidents": incident_report(self.matched, incidents)} if incidents else {}),
         }
+
+
+def incident_report(matched: list[tuple[LabelledItem, Score]], settings: IncidentSettings) -> dict:
+    """Group the alerted items in published order as the daemon would, and score the grouping."""
+    open_incidents: list[Incident] = []
+    clusters: dict[str, int] = {}
+    alerts = 0
+    alerted = [(item, verdict) for item, verdict in matched if verdict.label == "incident"]
+    for item, verdict in sorted(alerted, key=lambda pair: (pair[0].published or "", pair[0].id)):
+        report = Report(item.id, verdict.profile, verdict.label, _when(item.published), item.title,
+                        item.text, verdict.evidence())
+        decision = assign(report, open_incidents, settings)
+        if decision is None:
+            continue
+        if decision.opened:
+            open_incidents.append(decision.incident)
+        alerts += decision.opened + bool(decision.changes)
+        clusters[item.id] = id(decision.incident)
+    gold = {item.id: item.event or f"item:{item.id}" for item, _ in alerted}
+    events = {item.event for item, _ in alerted if item.event}
+    precision, recall, f1 = bcubed(clusters, gold)
+    return {"events": len(events), "alerts": alerts, "incidents": len(open_incidents),
+            "alerts_per_event": round(alerts / len(events), 3) if events else 0.0,
+            "bcubed_precision": precision, "bcubed_recall": recall, "bcubed_f1": f1,
+            "grouped_items": len(clusters)}
+
+
+def _when(published: str | None) -> datetime:
+    try:
+        when = datetime.fromisoformat(published) if published else None
+    except ValueError:
+        when = None
+    if when is None:
+        return datetime.min.replace(tzinfo=timezone.utc)
+    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
 
 
 def evaluate(items: Iterator[LabelledItem], classifier,
@@ -152,6 +194,12 @@ def format_report(profile: str, report: dict) -> str:
               f"events: {events['alerted']} of {events['total']} incident events alerted "
               f"(recall {events['recall']:.3f})"]
     lines += [f"  missed: {event}" for event in events["missed"]]
+    if "incidents" in report:
+        grouping = report["incidents"]
+        lines += [f"incidents: {grouping['alerts']} alerts for {grouping['events']} events "
+                  f"({grouping['alerts_per_event']} per event), {grouping['incidents']} incidents; "
+                  f"B-cubed P {grouping['bcubed_precision']:.3f} R {grouping['bcubed_recall']:.3f} "
+                  f"F1 {grouping['bcubed_f1']:.3f}"]
     return "\n".join(lines)
 
 

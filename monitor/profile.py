@@ -134,6 +134,27 @@ class Thresholds(BaseModel):
     related: float = Field(default=0.35, ge=0.0, le=1.0)
 
 
+class IncidentSettings(BaseModel):
+    """How matches of this profile are grouped into incidents (see monitor/incidents.py)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    window_hours: float = Field(default=72.0, gt=0, description="A report joins an incident whose "
+                                "last report is at most this old")
+    entity_groups: tuple[str, ...] = Field(default=(), description="Groups naming where it happened; "
+                                           "different names keep incidents apart")
+    detail_groups: tuple[str, ...] = Field(default=(), description="Groups whose terms tell two "
+                                           "incidents apart (e.g. the weapon)")
+    material: dict[str, str] = Field(default_factory=dict, description="Change name -> group; its first "
+                                     "appearance in an incident sends one update")
+    followup_group: str | None = Field(default=None, description="Group whose hit marks a report as "
+                                       "a follow-up of an earlier attack")
+    followup_window_hours: float = Field(default=720.0, gt=0, description="How old an incident a "
+                                         "follow-up may still join")
+    join_threshold: float = Field(default=0.4, ge=0.0, le=2.0)
+    max_updates: int = Field(default=1, ge=0)
+
+
 class Profile(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -147,6 +168,7 @@ class Profile(BaseModel):
     rules: tuple[Rule, ...] = Field(min_length=1)
     negatives: tuple[Term, ...] = ()
     negative_cap: float = Field(default=0.6, ge=0.0, le=1.0)
+    incidents: IncidentSettings = IncidentSettings()
 
     @field_validator("negatives", mode="before")
     @classmethod
@@ -160,6 +182,12 @@ class Profile(BaseModel):
             if unknown:
                 raise ValueError(f"rule {rule.name!r} names unknown group(s) {unknown}; "
                                  f"known: {sorted(self.groups)}")
+        settings = self.incidents
+        named = [*settings.entity_groups, *settings.detail_groups, *settings.material.values(),
+                 *([settings.followup_group] if settings.followup_group else [])]
+        unknown = sorted({g for g in named if g not in self.groups})
+        if unknown:
+            raise ValueError(f"incidents: unknown group(s) {unknown}; known: {sorted(self.groups)}")
         return self
 
 
