@@ -22,7 +22,7 @@ from .notify import dispatch, send
 from .pipeline import Runtime, poll
 from .profile import load_profiles
 from .store import open_database, utcnow
-from .store.queries import list_feeds, list_matches, list_outbox
+from .store.queries import list_feeds, list_incidents, list_matches, list_outbox
 
 app = typer.Typer(help="Watch news feeds and alert on incidents that match a profile.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
@@ -189,6 +189,36 @@ def matches(since: Annotated[str, typer.Option(help="How far back, e.g. 24h, 7d"
         typer.echo(f"{row['matched_at'][:16]}  {row['class']:<8} {row['score']:.2f}  "
                    f"[{row['feed']}] {row['title']}\n      {row['link'] or ''}")
     typer.echo(f"{len(rows)} matches in the last {since}")
+
+
+@app.command()
+def incidents(since: Annotated[str, typer.Option(help="How far back, e.g. 24h, 7d")] = "7d",
+              as_json: Annotated[bool, typer.Option("--json")] = False,
+              config: ConfigOption = DEFAULT_CONFIG) -> None:
+    """List incidents (reports of one event grouped) with their sources."""
+    try:
+        window = parse_duration(since)
+    except ValueError as exc:
+        _fail(f"--since: {exc}")
+    runtime = _runtime(_load(config))
+    rows = list_incidents(runtime.engine, utcnow() - window)
+    if as_json:
+        typer.echo(json.dumps(rows, indent=1))
+        return
+    typer.echo(format_incidents(rows))
+    typer.echo(f"{len(rows)} incidents active in the last {since}")
+
+
+def format_incidents(rows: list[dict]) -> str:
+    lines = []
+    for row in rows:
+        lines.append(f"#{row['id']} {row['title']}  [{row['profile']}]")
+        lines.append(f"    opened {row['opened_at'][:16]}, last report {row['last_at'][:16]}, "
+                     f"{len(row['sources'])} sources, {row['updates']} updates"
+                     + (f", {', '.join(row['facts'])}" if row["facts"] else ""))
+        lines += [f"    - {source['title']} ({source['feed']}, {source['role']})"
+                  for source in row["sources"]]
+    return "\n".join(lines)
 
 
 @app.command()

@@ -55,25 +55,30 @@ def demo_watchlist():
 
 
 def report(runtime, outcomes) -> str:
-    """What the demo prints: alerts with their reasons, related items, near misses."""
+    """What the demo prints: incidents and their alerts with reasons, related items, near misses."""
     from .store import utcnow
-    from .store.queries import items_without_match, list_matches, list_outbox
+    from .store.queries import items_without_match, list_incidents, list_matches, list_outbox
 
-    matches = list_matches(runtime.engine, utcnow() - timedelta(days=1))
+    since = utcnow() - timedelta(days=3650)
+    matches = {(m["feed"], m["title"]): m for m in list_matches(runtime.engine, since)}
+    incidents = sorted(list_incidents(runtime.engine, since), key=lambda i: i["opened_at"])
     alerts = list_outbox(runtime.engine)
-    incidents = sorted((m for m in matches if m["class"] == "incident"),
-                       key=lambda m: (m["published"] or "", m["id"]))
     lines = [f"Polled {len(outcomes)} example feeds served on 127.0.0.1: "
-             f"{sum(o.new_items for o in outcomes)} items, {len(matches)} matches, {len(alerts)} alerts.",
-             "", "ALERTS (no channel is configured in the demo, so they would go to the log)"]
-    for number, match in enumerate(incidents, start=1):
+             f"{sum(o.new_items for o in outcomes)} items, {len(matches)} matches, "
+             f"{len(incidents)} incidents, {len(alerts)} alerts.", "",
+             "INCIDENTS (one alert each; later reports of the same event join as sources. "
+             "No channel is configured in the demo, so alerts would go to the log)"]
+    for number, incident in enumerate(incidents, start=1):
+        first, *others = incident["sources"]
+        match = matches[(first["feed"], first["title"])]
         lines += [f"{number:>2}. {match['title']}",
-                  f"    {match['feed']} | {match['published'][:16].replace('T', ' ')} UTC | "
+                  f"    {match['feed']} | {(match['published'] or '')[:16].replace('T', ' ')} UTC | "
                   f"score {match['score']:.2f} | rule {match['rule']}",
                   f"    why: {_why(match['evidence'])}", f"    {match['link']}"]
+        lines += [f"    + joined by: {other['title']} ({other['feed']})" for other in others]
     lines += ["", "RELATED (stored for review, no page)"]
     lines += [f"  {m['score']:.2f}  {m['title']}  [{m['rule']}]"
-              for m in matches if m["class"] == "related"]
+              for m in matches.values() if m["class"] == "related"]
     lines += ["", "NEAR MISSES (matched terms, not alerted)"]
     scorer = next(iter(runtime.scorers.values()))
     weighted = {name for name, group in scorer.profile.groups.items() if group.weight > 0}
@@ -82,7 +87,7 @@ def report(runtime, outcomes) -> str:
         if len({h.group for h in verdict.hits} & weighted) >= 2:
             lines.append(f"  {item.title}\n      {_why(verdict.evidence())}")
     if alerts:
-        lines += ["", f"One alert as a channel receives it:", "-" * 72, alerts[0].title, "",
+        lines += ["", "One alert as a channel receives it:", "-" * 72, alerts[0].title, "",
                   alerts[0].body.rstrip(), "-" * 72]
     return "\n".join(lines)
 

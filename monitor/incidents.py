@@ -7,7 +7,9 @@ A report joins the most similar open incident of its profile whose last report i
                  word weighted by its rarity in general news (the shipped background table)
                + 0.15 / - 0.15 for shared / different detail terms (e.g. the weapon)
                + 0.4 if they share a name of an entity group (e.g. the site); halved if both
-                 name one and the names differ (different places stay apart). Only proper
+                 name one and the names differ (different places stay apart). Entity groups
+                 go from most to least specific (facility, then city or province): the first
+                 group both reports name decides. Only proper
                  names count here (a term whose canonical name has a capital letter):
                  "eastern Syria"-like descriptions identify no place.
 
@@ -15,7 +17,8 @@ A report that reads as a follow-up of an earlier attack (a hit of `followup_grou
 attack", "brain injuries", ...) may join an incident up to `followup_window_hours` old.
 
 Otherwise an `incident`-class report opens a new incident (one alert); a thinner report
-(class `related`) only ever joins one, as a source. A joining report that brings a material
+(class `related`) only ever joins one, as a source, and only when the incident has every place
+name it gives (or, naming none, when it is twice as similar as usual). A joining report that brings a material
 change the incident has not had yet (casualties, a claim, a retaliation) asks for one update,
 up to `max_updates`. The same code runs in the daemon (incidents in the database) and in
 `monitor eval` (in memory), so the evaluation measures what users get.
@@ -95,10 +98,10 @@ def similarity(report: Report, incident: Incident, settings: IncidentSettings) -
         mine, theirs = set(report.evidence.get(group, ())), incident.entities.get(group, set())
         if mine and theirs:
             value += 0.15 if mine & theirs else -0.15
-    for group in settings.entity_groups:
+    for group in settings.entity_groups:  # most specific first: the first both name decides
         mine, theirs = _names(report.evidence.get(group, ())), incident.entities.get(group, set())
         if mine and theirs:
-            value = value + 0.4 if mine & theirs else value / 2
+            return value + 0.4 if mine & theirs else value / 2
     return value
 
 
@@ -116,13 +119,26 @@ def assign(report: Report, open_incidents: list[Incident], settings: IncidentSet
                   if i.profile == report.profile and abs(report.when - i.last_at) <= window]
     scored = [(similarity(report, i, settings), i) for i in candidates]
     best_score, best = max(scored, key=lambda pair: pair[0], default=(0.0, None))
-    if best is not None and best_score >= settings.join_threshold:
+    if best is not None and best_score >= settings.join_threshold and (
+            report.label == "incident" or _thin_report_fits(report, best, best_score, settings)):
         return _join(best, report, settings)
     if report.label != "incident":
         return None
     return Decision(Incident(report.profile, report.when, report.when, report.title,
                              words_of(report.title, report.text), _entities(report, settings),
                              facts=material_changes(report, settings)), opened=True)
+
+
+def _thin_report_fits(report: Report, incident: Incident, score: float,
+                      settings: IncidentSettings) -> bool:
+    """A report too thin to page joins only if the incident has every name it gives at its most
+    specific level (it is about that place and no other), or, naming no place, on twice the
+    usual text similarity."""
+    for group in settings.entity_groups:
+        mine = _names(report.evidence.get(group, ()))
+        if mine:
+            return mine <= incident.entities.get(group, set())
+    return score >= 2 * settings.join_threshold
 
 
 def _join(incident: Incident, report: Report, settings: IncidentSettings) -> Decision:

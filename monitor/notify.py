@@ -40,6 +40,17 @@ def render_alert(item: Item, score: Score) -> tuple[str, str]:
     return title, env.get_template("alert_body.j2").render(values).strip() + "\n"
 
 
+def render_update(item: Item, score: Score, incident, changes: tuple[str, ...]) -> tuple[str, str]:
+    """(title, body) of an incident update: what changed, the new source, how many so far."""
+    values = dict(incident_title=incident.title, incident_id=incident.id, sources=incident.sources,
+                  opened=incident.opened_at.strftime("%Y-%m-%d %H:%M UTC"), changes=changes,
+                  title=item.title, feed=item.feed_name, link=item.url, evidence=score.evidence(),
+                  text=item.text)
+    env = _templates()
+    title = env.get_template("update_title.j2").render(values).strip()
+    return title, env.get_template("update_body.j2").render(values).strip() + "\n"
+
+
 def redact(text: str, secrets: list[str]) -> str:
     for secret in sorted(set(secrets), key=len, reverse=True):
         text = text.replace(secret, "***")

@@ -18,9 +18,11 @@ from .datatypes import FetchResult, Item, PollOutcome, Score, label_rank
 from .errors import FetchError, ParseError
 from .fetch import fetch_all
 from .learned import ProfileScorer, load_scorers
-from .notify import LOG_CHANNEL, render_alert
+from .incidents import Report
+from .notify import LOG_CHANNEL, render_alert, render_update
 from .parse import parse_feed
 from .store import Feed, ItemRow, MatchRow, OutboxRow, session_scope, utcnow
+from .store.incidents import group_report, report_time
 from .store.queries import (ClaimedFeed, claim_feeds, known_keys, known_urls, mark_feed_success,
                             record_feed_error, sync_feeds)
 
@@ -124,15 +126,36 @@ def _store_item(runtime: Runtime, session, feed_id: int, item: Item, now: dateti
         session.add(match)
         session.flush()
         matches += 1
-        if alert:
-            channels = route_channels(runtime.config, score)
-            if channels:
-                title, body = render_alert(item, score)
-            for channel in channels:
-                session.add(OutboxRow(match_id=match.id, channel=channel, title=title, body=body,
-                                      next_attempt_at=now, created_at=now))
+        message = _group_and_render(runtime, session, item, score, match, now)
+        if alert and message:
+            for channel in route_channels(runtime.config, score):
+                session.add(OutboxRow(match_id=match.id, channel=channel, title=message[0],
+                                      body=message[1], next_attempt_at=now, created_at=now))
                 alerts += 1
     return matches, alerts
+
+
+def _group_and_render(runtime: Runtime, session, item: Item, score: Score, match: MatchRow,
+                      now: datetime) -> tuple[str, str] | None:
+    """Put the match in its incident; return the alert to send (title, body), if any.
+
+    The report that opens an incident alerts; one with a material change sends an update;
+    other reports join silently. A related item outside any incident alerts as itself."""
+    settings = runtime.scorers[score.profile].profile.incidents
+    report = Report(str(match.id), score.profile, score.label, report_time(item.published, now),
+                    item.title, item.text, score.evidence())
+    grouped = group_report(session, report, settings)
+    if grouped is None:
+        return render_alert(item, score)
+    decision, incident = grouped
+    match.incident_id = incident.id
+    match.role = "opened" if decision.opened else ("update" if decision.changes else "joined")
+    session.add(match)
+    if decision.opened:
+        return render_alert(item, score)
+    if decision.changes:
+        return render_update(item, score, incident, decision.changes)
+    return None
 
 
 def route_channels(config: Config, score: Score) -> list[str]:

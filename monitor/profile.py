@@ -141,8 +141,8 @@ class IncidentSettings(BaseModel):
 
     window_hours: float = Field(default=72.0, gt=0, description="A report joins an incident whose "
                                 "last report is at most this old")
-    entity_groups: tuple[str, ...] = Field(default=(), description="Groups naming where it happened; "
-                                           "different names keep incidents apart")
+    entity_groups: tuple[str, ...] = Field(default=(), description="Groups naming where it happened, "
+                                           "most specific first; different names keep incidents apart")
     detail_groups: tuple[str, ...] = Field(default=(), description="Groups whose terms tell two "
                                            "incidents apart (e.g. the weapon)")
     material: dict[str, str] = Field(default_factory=dict, description="Change name -> group; its first "

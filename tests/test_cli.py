@@ -30,7 +30,8 @@ def test_demo_runs_from_any_directory_without_network(tmp_path):
     assert "Polled 4 example feeds served on 127.0.0.1" in result.stdout
     alerts, rest = result.stdout.split("RELATED (stored for review, no page)")
     related, near_misses = rest.split("NEAR MISSES")
-    assert alerts.count("    why: ") == 7 and "Tower 22" in alerts
+    assert alerts.count("    why: ") == 6 and "Tower 22" in alerts
+    assert alerts.count("    + joined by: ") == 1 and "6 incidents, 6 alerts" in result.stdout
     assert "US strikes Kataib Hezbollah sites" in related
     for near_miss in ("Houthi missile", "Lakers in Houston", "Turkish drones strike PKK"):
         assert near_miss in near_misses and near_miss not in alerts

@@ -185,3 +185,35 @@ def test_gzip_bodies_are_decoded_and_capped_after_decoding(feed_server, write_wa
     assert outcomes["gz"].new_items == 2
     assert "Accept-Encoding" in feed_server.requests[0][1]
     assert outcomes["bomb"].status == "error" and "byte cap" in outcomes["bomb"].error
+
+
+ASAD = {"title": "Drone attack on Ain al-Asad air base in Iraq, no US troops hurt",
+        "text": "An explosive-laden drone struck Ain al-Asad air base in Anbar province on Wednesday."}
+ASAD_AGAIN = {"title": "Drone hits Ain al-Assad base housing US forces in western Iraq",
+              "text": "The one-way drone struck the air base in Anbar early Wednesday, officials said."}
+ASAD_WOUNDED = {"title": "Two US troops wounded in drone attack on Ain al-Asad air base",
+                "text": "The drone struck Ain al-Asad air base in Anbar on Wednesday; two were hurt."}
+
+
+def test_reports_of_one_incident_page_once_and_a_material_change_updates(
+        feed_server, json_endpoint, write_watchlist, make_runtime, clock):
+    feed_server.routes["/a.xml"] = Route(rss([dict(ASAD, guid="a1", link="https://a.example/1")]))
+    feed_server.routes["/b.xml"] = Route(rss([]))
+    path = write_watchlist(feeds=[_feed(feed_server, "a", "/a.xml"), _feed(feed_server, "b", "/b.xml")],
+                           channels=[{"name": "hook", "url": json_endpoint.url}],
+                           routes=[{"profile": "iraq-syria-militia-attacks", "channels": ["hook"]}],
+                           first_poll_alerts=True)
+    runtime = make_runtime(path)
+    poll(runtime)
+    clock.advance(minutes=11)
+    feed_server.routes["/b.xml"] = Route(rss([dict(ASAD_AGAIN, guid="b1", link="https://b.example/1"),
+                                              dict(ASAD_WOUNDED, guid="b2", link="https://b.example/2")]))
+    poll(runtime)
+    dispatch(runtime.config, runtime.engine, runtime.clock)
+
+    titles = [post["title"] for post in json_endpoint.posts]
+    assert titles == ["[INCIDENT] " + ASAD["title"], "[UPDATE] " + ASAD["title"]]
+    assert "casualties" in json_endpoint.posts[1]["message"]
+    roles = sorted(m.role for m in _rows(runtime, MatchRow))
+    assert roles == ["joined", "opened", "update"]
+    assert len({m.incident_id for m in _rows(runtime, MatchRow)}) == 1

@@ -15,7 +15,7 @@ from sqlmodel import col, select
 
 from ..datatypes import FeedState
 from .database import session_scope
-from .tables import Feed, ItemRow, MatchRow, OutboxRow
+from .tables import Feed, IncidentRow, ItemRow, MatchRow, OutboxRow
 
 CLAIM_LEASE = timedelta(minutes=10)
 SEND_LEASE = timedelta(minutes=5)
@@ -178,3 +178,24 @@ def items_without_match(engine: Engine) -> list[ItemRow]:
         matched = select(MatchRow.item_id)
         return list(session.exec(select(ItemRow).where(col(ItemRow.id).not_in(matched))
                                  .order_by(ItemRow.id)))
+
+
+def list_incidents(engine: Engine, since: datetime) -> list[dict]:
+    """Incidents active since `since`, newest first, each with its sources in order."""
+    with session_scope(engine) as session:
+        incidents = session.exec(select(IncidentRow).where(IncidentRow.last_at >= since)
+                                 .order_by(col(IncidentRow.last_at).desc())).all()
+        result = []
+        for incident in incidents:
+            rows = session.exec(select(MatchRow, ItemRow, Feed)
+                                .join(ItemRow, MatchRow.item_id == ItemRow.id)
+                                .join(Feed, ItemRow.feed_id == Feed.id)
+                                .where(MatchRow.incident_id == incident.id).order_by(MatchRow.id))
+            sources = [{"title": i.title, "feed": f.name, "link": i.url, "role": m.role,
+                        "class": m.label, "published": i.published_at.isoformat() if i.published_at else None}
+                       for m, i, f in rows]
+            result.append({"id": incident.id, "profile": incident.profile, "title": incident.title,
+                           "opened_at": incident.opened_at.isoformat(),
+                           "last_at": incident.last_at.isoformat(), "updates": incident.updates,
+                           "facts": incident.facts, "sources": sources})
+        return result

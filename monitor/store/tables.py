@@ -39,6 +39,22 @@ class ItemRow(SQLModel, table=True):
     fetched_at: datetime
 
 
+class IncidentRow(SQLModel, table=True):
+    """Reports of one real-world event, grouped (monitor/incidents.py). The first one alerted."""
+
+    __tablename__ = "incident"
+    id: int | None = Field(default=None, primary_key=True)
+    profile: str = Field(max_length=200, index=True)
+    title: str = Field(sa_column=Column(Text, nullable=False))
+    opened_at: datetime
+    last_at: datetime = Field(index=True)
+    sources: int = 1
+    updates: int = 0
+    words: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    entities: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    facts: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+
+
 class MatchRow(SQLModel, table=True):
     """An item's verdict for one profile, kept when the class is not `none`."""
 
@@ -52,6 +68,8 @@ class MatchRow(SQLModel, table=True):
     rule: str | None = Field(default=None, max_length=200)
     evidence: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     created_at: datetime = Field(index=True)
+    incident_id: int | None = Field(default=None, foreign_key="incident.id", index=True)
+    role: str | None = Field(default=None, max_length=20)  # opened, joined, update
 
 
 class OutboxRow(SQLModel, table=True):
