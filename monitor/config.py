@@ -127,6 +127,20 @@ class DispatchConfig(_Strict):
         classmethod(lambda cls, v: parse_duration(v)))
 
 
+class OpsConfig(_Strict):
+    """Operations alerts about the monitor itself, sent to `admin_channel`."""
+
+    feed_failing_after: timedelta = Field(default=timedelta(hours=2), description="Alert when a feed "
+                                          "has failed for this long")
+    silent_factor: float = Field(default=10.0, gt=1, description="Alert when a feed has brought no new "
+                                 "item for this many times its usual gap between items")
+    silent_minimum: timedelta = Field(default=timedelta(hours=24), description="...and for at least this long")
+    watch_config: bool = Field(default=True, description="Reload the watchlist and profiles when they change")
+
+    _durations = field_validator("feed_failing_after", "silent_minimum", mode="before")(
+        classmethod(lambda cls, v: parse_duration(v)))
+
+
 class Config(_Strict):
     database: str = Field(default=DEFAULT_DATABASE, description="SQLAlchemy URL; env MONITOR_DATABASE_URL wins")
     profiles_dir: Path = Field(default=Path("profiles"), description="Relative to this file")
@@ -134,6 +148,9 @@ class Config(_Strict):
     tick: timedelta = Field(default=timedelta(seconds=30), description="How often due feeds are claimed")
     fetch: FetchConfig = FetchConfig()
     dispatch: DispatchConfig = DispatchConfig()
+    admin_channel: str | None = Field(default=None, description="Channel for operations alerts "
+                                      "(failing or silent feeds, rejected config edits)")
+    ops: OpsConfig = OpsConfig()
     feeds: tuple[FeedConfig, ...] = ()
     channels: tuple[ChannelConfig, ...] = ()
     routes: tuple[RouteConfig, ...] = ()
@@ -194,6 +211,9 @@ def _check_references(path: Path, config: Config) -> None:
                 raise error_at(path, (kind, index, "name"), f"duplicate name {entry.name!r}")
             seen.add(entry.name)
     known = {channel.name for channel in config.channels}
+    if config.admin_channel and config.admin_channel not in known:
+        raise error_at(path, ("admin_channel",), f"unknown channel {config.admin_channel!r}; "
+                                                 f"known: {sorted(known) or 'none'}")
     for index, route in enumerate(config.routes):
         for position, name in enumerate(route.channels):
             if name not in known:
