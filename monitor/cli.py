@@ -222,6 +222,46 @@ def format_incidents(rows: list[dict]) -> str:
 
 
 @app.command()
+def backtest(profile: Annotated[Optional[str], typer.Option(help="Profile to try (default: the first)")] = None,
+             since: Annotated[str, typer.Option(help="Stored items fetched this far back")] = "30d",
+             as_json: Annotated[bool, typer.Option("--json")] = False,
+             config: ConfigOption = DEFAULT_CONFIG) -> None:
+    """Run a profile over stored items and show what it would alert; sends and writes nothing."""
+    from .backtest import backtest as run_backtest, summary
+    try:
+        window = parse_duration(since)
+    except ValueError as exc:
+        _fail(f"--since: {exc}")
+    runtime = _runtime(_load(config))
+    name = profile or next(iter(runtime.scorers), None)
+    if name not in runtime.scorers:
+        _fail(f"unknown profile {name!r}; known: {', '.join(runtime.scorers) or 'none'}")
+    outcomes = run_backtest(runtime.engine, runtime.scorers[name], utcnow() - window)
+    if as_json:
+        typer.echo(json.dumps({"profile": name, "summary": summary(outcomes),
+                               "items": [_outcome_json(o) for o in outcomes]}, indent=1))
+        return
+    for o in outcomes:
+        was = "" if o.stored_label == o.label else f"  (stored then: {o.stored_label or 'none'})"
+        marker = f"ALERT #{o.incident}" if o.alert == "alert" else (
+            f"UPDATE #{o.incident}" if o.alert else (f"joins #{o.incident}" if o.incident else ""))
+        typer.echo(f"{o.when:%Y-%m-%d %H:%M}  {o.label:<8} {o.score:.2f} {marker:<11} "
+                   f"[{o.feed}] {o.title}{was}")
+    counts = summary(outcomes)
+    typer.echo(f"profile {name}, items fetched in the last {since}: {counts['matches']} matches, "
+               f"{counts['alerts']} alerts for {counts['incidents']} incidents; "
+               f"{counts['newly_incident']} newly incident, {counts['no_longer_incident']} no longer "
+               f"incident. Nothing was sent or stored.")
+
+
+def _outcome_json(outcome) -> dict:
+    return {"title": outcome.title, "feed": outcome.feed, "link": outcome.link,
+            "when": outcome.when.isoformat(), "class": outcome.label, "score": outcome.score,
+            "alert": outcome.alert, "incident": outcome.incident, "stored_class": outcome.stored_label,
+            "evidence": outcome.evidence}
+
+
+@app.command()
 def feeds(config: ConfigOption = DEFAULT_CONFIG) -> None:
     """Show each feed's health: last success, last error, error count, next due, items seen."""
     runtime = _runtime(_load(config))

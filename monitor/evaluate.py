@@ -14,7 +14,7 @@ from pathlib import Path
 
 from .datatypes import LABELS, Score
 from .errors import InputError
-from .incidents import Incident, Report, assign, bcubed
+from .incidents import Report, bcubed, replay
 from .jsonl import read_objects
 from .profile import IncidentSettings
 from .text import html_to_text
@@ -124,24 +124,18 @@ class Evaluation:
 
 def incident_report(matched: list[tuple[LabelledItem, Score]], settings: IncidentSettings) -> dict:
     """Group the alerted items in published order as the daemon would, and score the grouping."""
-    open_incidents: list[Incident] = []
-    clusters: dict[str, int] = {}
-    alerts = 0
-    alerted = [(item, verdict) for item, verdict in matched if verdict.label == "incident"]
-    for item, verdict in sorted(alerted, key=lambda pair: (pair[0].published or "", pair[0].id)):
-        report = Report(item.id, verdict.profile, verdict.label, _when(item.published), item.title,
-                        item.text, verdict.evidence())
-        decision = assign(report, open_incidents, settings)
-        if decision is None:
-            continue
-        if decision.opened:
-            open_incidents.append(decision.incident)
-        alerts += decision.opened + bool(decision.changes)
-        clusters[item.id] = id(decision.incident)
-    gold = {item.id: item.event or f"item:{item.id}" for item, _ in alerted}
-    events = {item.event for item, _ in alerted if item.event}
+    alerted = {item.id: item for item, verdict in matched if verdict.label == "incident"}
+    reports = [Report(item.id, verdict.profile, verdict.label, _when(item.published), item.title,
+                      item.text, verdict.evidence())
+               for item, verdict in matched if item.id in alerted]
+    decisions = [(report, d) for report, d in replay(reports, settings) if d is not None]
+    clusters = {report.key: id(decision.incident) for report, decision in decisions}
+    alerts = sum(decision.opened + bool(decision.changes) for _, decision in decisions)
+    gold = {key: item.event or f"item:{key}" for key, item in alerted.items()}
+    events = {item.event for item in alerted.values() if item.event}
     precision, recall, f1 = bcubed(clusters, gold)
-    return {"events": len(events), "alerts": alerts, "incidents": len(open_incidents),
+    return {"events": len(events), "alerts": alerts,
+            "incidents": sum(decision.opened for _, decision in decisions),
             "alerts_per_event": round(alerts / len(events), 3) if events else 0.0,
             "bcubed_precision": precision, "bcubed_recall": recall, "bcubed_f1": f1,
             "grouped_items": len(clusters)}

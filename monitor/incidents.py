@@ -129,6 +129,18 @@ def assign(report: Report, open_incidents: list[Incident], settings: IncidentSet
                              facts=material_changes(report, settings)), opened=True)
 
 
+def replay(reports: list[Report], settings: IncidentSettings) -> list[tuple[Report, Decision | None]]:
+    """Group reports in time order in memory, as the daemon would have: for eval and backtest."""
+    open_incidents: list[Incident] = []
+    decisions = []
+    for report in sorted(reports, key=lambda r: (r.when, r.key)):
+        decision = assign(report, open_incidents, settings)
+        if decision is not None and decision.opened:
+            open_incidents.append(decision.incident)
+        decisions.append((report, decision))
+    return decisions
+
+
 def _thin_report_fits(report: Report, incident: Incident, score: float,
                       settings: IncidentSettings) -> bool:
     """A report too thin to page joins only if the incident has every name it gives at its most
