@@ -164,6 +164,14 @@ def _scorers(config: Path, only: str | None = None) -> dict[str, ProfileScorer]:
         _fail(str(exc))
 
 
+def _since(value: str):
+    """The start of a --since window ("24h", "7d") as an aware UTC datetime."""
+    try:
+        return utcnow() - parse_duration(value)
+    except ValueError as exc:
+        _fail(f"--since: {exc}")
+
+
 def _read_text(path: Path) -> str:
     try:
         return path.read_text(encoding="utf-8", errors="replace")
@@ -176,12 +184,9 @@ def matches(since: Annotated[str, typer.Option(help="How far back, e.g. 24h, 7d"
             as_json: Annotated[bool, typer.Option("--json")] = False,
             config: ConfigOption = DEFAULT_CONFIG) -> None:
     """List stored matches."""
-    try:
-        window = parse_duration(since)
-    except ValueError as exc:
-        _fail(f"--since: {exc}")
+    start = _since(since)
     runtime = _runtime(_load(config))
-    rows = list_matches(runtime.engine, utcnow() - window)
+    rows = list_matches(runtime.engine, start)
     if as_json:
         typer.echo(json.dumps(rows, indent=1))
         return
@@ -196,12 +201,9 @@ def incidents(since: Annotated[str, typer.Option(help="How far back, e.g. 24h, 7
               as_json: Annotated[bool, typer.Option("--json")] = False,
               config: ConfigOption = DEFAULT_CONFIG) -> None:
     """List incidents (reports of one event grouped) with their sources."""
-    try:
-        window = parse_duration(since)
-    except ValueError as exc:
-        _fail(f"--since: {exc}")
+    start = _since(since)
     runtime = _runtime(_load(config))
-    rows = list_incidents(runtime.engine, utcnow() - window)
+    rows = list_incidents(runtime.engine, start)
     if as_json:
         typer.echo(json.dumps(rows, indent=1))
         return
@@ -228,15 +230,12 @@ def backtest(profile: Annotated[Optional[str], typer.Option(help="Profile to try
              config: ConfigOption = DEFAULT_CONFIG) -> None:
     """Run a profile over stored items and show what it would alert; sends and writes nothing."""
     from .backtest import backtest as run_backtest, summary
-    try:
-        window = parse_duration(since)
-    except ValueError as exc:
-        _fail(f"--since: {exc}")
+    start = _since(since)
     runtime = _runtime(_load(config))
     name = profile or next(iter(runtime.scorers), None)
     if name not in runtime.scorers:
         _fail(f"unknown profile {name!r}; known: {', '.join(runtime.scorers) or 'none'}")
-    outcomes = run_backtest(runtime.engine, runtime.scorers[name], utcnow() - window)
+    outcomes = run_backtest(runtime.engine, runtime.scorers[name], start)
     if as_json:
         typer.echo(json.dumps({"profile": name, "summary": summary(outcomes),
                                "items": [_outcome_json(o) for o in outcomes]}, indent=1))
