@@ -404,3 +404,57 @@ def profile_learn(examples: Annotated[list[Path], typer.Argument(help="Example a
     output.write_text(text, encoding="utf-8")
     typer.echo(f"wrote {output}; check it with `monitor score --profile {name}` after moving it "
                f"into your profiles_dir", err=True)
+
+
+outbox_app = typer.Typer(help="Alerts waiting, given up or uncertain; send one again.")
+app.add_typer(outbox_app, name="outbox")
+
+
+@outbox_app.callback(invoke_without_command=True)
+def outbox(ctx: typer.Context,
+           status: Annotated[Optional[list[str]], typer.Option(
+               help="Only rows with this status (repeatable): pending, held, claimed, sending, dead, "
+                    "uncertain, sent, merged, or all")] = None,
+           as_json: Annotated[bool, typer.Option("--json")] = False,
+           config: ConfigOption = DEFAULT_CONFIG) -> None:
+    """List outbox rows not (yet) delivered: pending, held, dead, uncertain, with the last error."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from .store.queries import OUTBOX_OPEN, OUTBOX_STATUSES
+    runtime = _runtime(_load(config))
+    unknown = [s for s in status or [] if s not in OUTBOX_STATUSES + ("all",)]
+    if unknown:
+        _fail(f"unknown status {unknown[0]!r}; known: {', '.join(OUTBOX_STATUSES)}, all")
+    statuses = None if status and "all" in status else (status or OUTBOX_OPEN)
+    rows = [_outbox_json(row) for row in list_outbox(runtime.engine, statuses)]
+    if as_json:
+        typer.echo(json.dumps(rows, indent=1))
+        return
+    for row in rows:
+        due = f" next attempt {row['next_attempt_at'][:19]}" if row["status"] in ("pending", "held") else ""
+        typer.echo(f"#{row['id']} {row['status']:<9} {row['channel']} attempts={row['attempts']}{due}  "
+                   f"{row['title']}" + (f"\n    last error: {row['last_error']}" if row["last_error"] else ""))
+    typer.echo(f"{len(rows)} rows" + ("" if status else " (sent rows hidden; --status all shows them)"))
+
+
+def _outbox_json(row) -> dict:
+    def when(value):
+        return value.replace(tzinfo=None).isoformat() + "Z" if value else None
+    return {"id": row.id, "status": row.status, "channel": row.channel, "kind": row.kind,
+            "attempts": row.attempts, "next_attempt_at": when(row.next_attempt_at), "hold": row.hold,
+            "last_error": row.last_error, "title": row.title, "created_at": when(row.created_at),
+            "sent_at": when(row.sent_at), "merged_into": row.merged_into}
+
+
+@outbox_app.command("retry")
+def outbox_retry(row_id: Annotated[int, typer.Argument(metavar="ID", help="Outbox row id (see `monitor outbox`)")],
+                 config: ConfigOption = DEFAULT_CONFIG) -> None:
+    """Send a dead or uncertain row again (attempts reset); the daemon's next dispatch sends it."""
+    from .store.queries import retry_outbox
+    runtime = _runtime(_load(config))
+    try:
+        row = retry_outbox(runtime.engine, row_id, utcnow())
+    except ValueError as exc:
+        _fail(str(exc))
+    typer.echo(f"outbox row {row.id} ({row.channel}: {row.title}) is pending again; "
+               f"the next dispatch sends it")

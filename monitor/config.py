@@ -7,10 +7,11 @@ the environment at load time and is kept as a secret (never printed, logged or s
 
 import os
 import re
-from datetime import timedelta
+from datetime import time, timedelta
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator,
                       model_validator)
@@ -24,6 +25,8 @@ DEFAULT_DATABASE = "sqlite:///data/monitor.db"
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
 _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_CRON_FIELD = r"(\*|\?|[0-9A-Za-z]+(-[0-9A-Za-z]+)?)(/[0-9]+)?(,(\*|[0-9A-Za-z]+(-[0-9A-Za-z]+)?)(/[0-9]+)?)*"
+_CRON = re.compile(rf"^\s*{_CRON_FIELD}(\s+{_CRON_FIELD}){{4}}\s*$")
 
 
 def parse_duration(value) -> timedelta:
@@ -58,9 +61,28 @@ class FeedConfig(_Strict):
         classmethod(lambda cls, v: None if v is None else parse_duration(v)))
 
 
+def check_timezone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown timezone {name!r} (examples: UTC, Europe/Berlin, America/New_York)") from None
+    return name
+
+
+class RateLimit(_Strict):
+    """At most `count` messages per `per` on one channel; the excess is merged into one message."""
+
+    count: int = Field(ge=1, description="Messages allowed per period")
+    per: timedelta = Field(description="The period, e.g. 1m, 1h")
+
+    _per = field_validator("per", mode="before")(classmethod(lambda cls, v: parse_duration(v)))
+
+
 class ChannelConfig(_Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     url: SecretStr = Field(description="apprise URL; ${VAR} is read from the environment")
+    format: Literal["text", "markdown", "html"] = Field(default="text", description="Message body format")
+    rate_limit: RateLimit | None = Field(default=None, description="At most N messages per period")
     # The values substituted for ${VAR}: secrets by declaration. Filled in, never read from the file.
     substituted: tuple[SecretStr, ...] = Field(default=(), exclude=True, repr=False)
 
@@ -95,11 +117,48 @@ class ChannelConfig(_Strict):
         return f"{parts.scheme}://{host}/..." if host else f"{parts.scheme}://..."
 
 
+class QuietHours(_Strict):
+    """A daily period (local time) during which alerts wait; they go out as one digest at its end."""
+
+    start: time = Field(description="HH:MM, local time")
+    end: time = Field(description="HH:MM, local time; earlier than start means overnight")
+    timezone: str = "UTC"
+
+    _timezone = field_validator("timezone")(classmethod(lambda cls, v: check_timezone(v)))
+
+    @field_validator("start", "end", mode="before")
+    @classmethod
+    def _clock_time(cls, value):
+        if not isinstance(value, str) or not re.fullmatch(r"\d{1,2}:\d{2}", value.strip()):
+            raise ValueError(f"{value!r} is not a time of day written \"HH:MM\" (in quotes)")
+        return value.strip()
+
+    @model_validator(mode="after")
+    def _not_empty(self):
+        if self.start == self.end:
+            raise ValueError("start and end are equal: the quiet period would be empty")
+        return self
+
+
 class RouteConfig(_Strict):
     profile: str
     min_class: Literal["incident", "related"] = "incident"
     min_score: float = Field(default=0.0, ge=0.0, le=1.0)
     channels: tuple[str, ...] = Field(min_length=1)
+    quiet_hours: QuietHours | None = Field(default=None, description="Alerts wait, then one digest")
+    digest: str | None = Field(default=None, description="Cron schedule (5 fields): send matches as "
+                               "one scheduled summary instead of one alert each")
+    timezone: str = Field(default="UTC", description="Timezone of the digest schedule")
+
+    _timezone = field_validator("timezone")(classmethod(lambda cls, v: check_timezone(v)))
+
+    @field_validator("digest")
+    @classmethod
+    def _cron(cls, value: str | None) -> str | None:
+        if value is not None and not _CRON.match(value):
+            raise ValueError(f"{value!r} is not a cron schedule of 5 fields "
+                             f"(minute hour day month weekday, e.g. \"0 8 * * *\")")
+        return value.strip() if value else value
 
 
 class FetchConfig(_Strict):
@@ -154,6 +213,8 @@ class Config(_Strict):
     feeds: tuple[FeedConfig, ...] = ()
     channels: tuple[ChannelConfig, ...] = ()
     routes: tuple[RouteConfig, ...] = ()
+    templates_dir: Path | None = Field(default=None, description="Message templates overriding the "
+                                       "shipped ones (same file names); relative to this file")
     # Filled by load_config, not read from the file:
     source: Path | None = Field(default=None, exclude=True)
     profiles: dict[str, Profile] = Field(default_factory=dict, exclude=True)
@@ -180,6 +241,11 @@ class Config(_Strict):
     def secrets(self) -> list[str]:
         return [secret for channel in self.channels for secret in channel.secrets()]
 
+    def templates_path(self) -> Path | None:
+        if self.templates_dir is None or self.templates_dir.is_absolute() or self.source is None:
+            return self.templates_dir
+        return self.source.parent / self.templates_dir
+
 
 def load_config(path: Path = DEFAULT_CONFIG, environ: dict | None = None) -> Config:
     """Load and validate the watchlist and the profiles it routes to."""
@@ -189,6 +255,9 @@ def load_config(path: Path = DEFAULT_CONFIG, environ: dict | None = None) -> Con
                           "to try the monitor without one)", file=str(path))
     config = load_model(path, Config, context={"environ": environ})
     _check_references(path, config)
+    templates = config.model_copy(update={"source": path}).templates_path()
+    if templates is not None and not templates.is_dir():
+        raise error_at(path, ("templates_dir",), f"{templates} is not a directory")
     profiles_dir = config.profiles_dir if config.profiles_dir.is_absolute() else \
         path.parent / config.profiles_dir
     profiles = load_profiles(profiles_dir)

@@ -38,3 +38,12 @@ def setup_logging(secrets: list[str], level: int = logging.INFO) -> None:
     root.setLevel(level)
     for noisy in ("httpx", "httpcore", "apscheduler", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def add_secrets(secrets: list[str]) -> None:
+    """Scrub these secrets too (a reloaded watchlist may bring new ones); no-op before setup."""
+    for handler in logging.getLogger().handlers:
+        for log_filter in handler.filters if getattr(handler, "_monitor", False) else ():
+            if isinstance(log_filter, RedactSecrets):
+                known = set(log_filter.secrets) | {s for s in secrets if s}
+                log_filter.secrets = sorted(known, key=len, reverse=True)

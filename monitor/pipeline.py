@@ -19,9 +19,9 @@ from .errors import FetchError, ParseError
 from .fetch import fetch_all
 from .learned import ProfileScorer, load_scorers
 from .incidents import Report
-from .notify import LOG_CHANNEL, render_alert, render_update
+from .notify import LOG_CHANNEL, outbox_rows, render_alert, render_update
 from .parse import parse_feed
-from .store import Feed, ItemRow, MatchRow, OutboxRow, session_scope, utcnow
+from .store import Feed, ItemRow, MatchRow, session_scope, utcnow
 from .store.incidents import group_report, report_time
 from .store.queries import (ClaimedFeed, claim_feeds, known_keys, known_urls, mark_feed_success,
                             record_feed_error, sync_feeds)
@@ -128,10 +128,9 @@ def _store_item(runtime: Runtime, session, feed_id: int, item: Item, now: dateti
         matches += 1
         message = _group_and_render(runtime, session, item, score, match, now)
         if alert and message:
-            for channel in route_channels(runtime.config, score):
-                session.add(OutboxRow(match_id=match.id, channel=channel, title=message[0],
-                                      body=message[1], next_attempt_at=now, created_at=now))
-                alerts += 1
+            rows = outbox_rows(runtime.config, match.id, message, route_channels(runtime.config, score), now)
+            session.add_all(rows)
+            alerts += len(rows)
     return matches, alerts
 
 

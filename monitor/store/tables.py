@@ -73,15 +73,19 @@ class MatchRow(SQLModel, table=True):
 
 
 class OutboxRow(SQLModel, table=True):
-    """One alert for one channel. Written with its match; the dispatcher sends it once."""
+    """One message for one channel: an alert written with its match, or a digest merging held rows.
+
+    Status: pending -> claimed -> sending -> sent | pending (retry) | dead; pending -> held (quiet
+    hours, digest route, rate limit) -> merged into a digest row; `sending` found after a crash ->
+    uncertain (never resent by itself)."""
 
     __tablename__ = "outbox"
     __table_args__ = (UniqueConstraint("match_id", "channel", name="uq_outbox_match_channel"),
                       Index("ix_outbox_status_due", "status", "next_attempt_at"))
     id: int | None = Field(default=None, primary_key=True)
-    match_id: int = Field(foreign_key="match.id", index=True)
+    match_id: int | None = Field(default=None, foreign_key="match.id", index=True)
     channel: str = Field(max_length=200)
-    status: str = Field(default="pending", max_length=20)  # pending, sending, sent, dead, uncertain
+    status: str = Field(default="pending", max_length=20)
     attempts: int = 0
     next_attempt_at: datetime
     last_error: str | None = Field(default=None, sa_column=Column(Text))
@@ -89,3 +93,20 @@ class OutboxRow(SQLModel, table=True):
     body: str = Field(sa_column=Column(Text, nullable=False))
     created_at: datetime
     sent_at: datetime | None = None
+    kind: str = Field(default="alert", max_length=20)  # alert, update, digest, merged
+    format: str = Field(default="text", max_length=10)  # text, markdown, html
+    hold: str | None = Field(default=None, max_length=300)  # quiet, rate, digest:<key>
+    claimed_by: str | None = Field(default=None, max_length=200)  # host:pid:token of the dispatcher
+    claimed_at: datetime | None = None
+    entries: list | None = Field(default=None, sa_column=Column(JSON))  # a digest's alerts
+    merged_into: int | None = Field(default=None, foreign_key="outbox.id")
+
+
+class OpsAlertRow(SQLModel, table=True):
+    """A condition of a feed being watched (`reported_at` empty) or reported to the admin."""
+
+    __tablename__ = "ops_alert"
+    feed: str = Field(primary_key=True, max_length=200)
+    kind: str = Field(primary_key=True, max_length=20)  # failing, silent
+    since: datetime  # failing: first error seen; silent: the newest item then
+    reported_at: datetime | None = None
