@@ -125,8 +125,10 @@ class Classifier:
         for hit in hits:
             by_sentence.setdefault(hit.sentence, set()).add(hit.group)
         base = self._concept_score(hits, has_title)
+        present = set().union(*by_sentence.values())
         fired = [(rule, window) for rule in self._rules
-                 if (window := _window(rule, by_sentence, has_title)) is not None]
+                 if _covers(rule.requirements(), present)
+                 and (window := _window(rule, by_sentence, has_title)) is not None]
         best_window = min((w for _, w in fired), key=lambda w: w[1] - w[0], default=None)
         bonus = self.profile.cooccurrence_bonus if fired else 0.0
         penalty = self._penalty(negatives, best_window, has_title)

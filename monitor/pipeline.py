@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from sqlalchemy import insert
 from sqlalchemy.engine import Engine
 
 from .config import Config
@@ -85,10 +86,13 @@ def process_fetch(runtime: Runtime, claim: ClaimedFeed, result: FetchResult | Fe
         feed = session.get(Feed, claim.id)
         new_items = _new_items(session, claim.id, items)
         alert = config.first_poll_alerts or not claim.first_poll
+        scored = [(item, _verdicts(runtime, item)) for item in new_items]
+        _insert_unmatched(session, claim.id, [item for item, verdicts in scored if not verdicts], now)
         matches = alerts = 0
-        for item in new_items:
-            found, sent = _store_item(runtime, session, claim.id, item, now, alert)
-            matches, alerts = matches + found, alerts + sent
+        for item, verdicts in scored:
+            if verdicts:
+                found, sent = _store_match(runtime, session, claim.id, item, verdicts, now, alert)
+                matches, alerts = matches + found, alerts + sent
         mark_feed_success(feed, status, result.etag, result.last_modified, now, interval, len(new_items))
         session.add(feed)
     return PollOutcome(claim.state.name, status, len(new_items), matches, alerts,
@@ -110,28 +114,40 @@ def _new_items(session, feed_id: int, items: list[Item]) -> list[Item]:
     return new
 
 
-def _store_item(runtime: Runtime, session, feed_id: int, item: Item, now: datetime,
-                alert: bool) -> tuple[int, int]:
-    row = ItemRow(feed_id=feed_id, key=item.key, url=item.url, title=item.title, text=item.text,
-                  published_at=item.published, fetched_at=now)
+def _verdicts(runtime: Runtime, item: Item) -> list[Score]:
+    """The item's verdicts that are not `none`, one per profile at most."""
+    verdicts = (scorer.score(item.title, item.text) for scorer in runtime.scorers.values())
+    return [verdict for verdict in verdicts if verdict.label != "none"]
+
+
+def _item_values(feed_id: int, item: Item, now: datetime) -> dict:
+    return dict(feed_id=feed_id, key=item.key, url=item.url, title=item.title, text=item.text,
+                published_at=item.published, fetched_at=now)
+
+
+def _insert_unmatched(session, feed_id: int, items: list[Item], now: datetime) -> None:
+    """Most items match nothing: one multi-row INSERT, no ORM objects (a third of a poll's time)."""
+    if items:
+        session.execute(insert(ItemRow), [_item_values(feed_id, item, now) for item in items])
+
+
+def _store_match(runtime: Runtime, session, feed_id: int, item: Item, verdicts: list[Score],
+                 now: datetime, alert: bool) -> tuple[int, int]:
+    row = ItemRow(**_item_values(feed_id, item, now))
     session.add(row)
-    verdicts = [s for s in (scorer.score(item.title, item.text) for scorer in runtime.scorers.values())
-                if s.label != "none"]
-    matches = alerts = 0
+    session.flush()
+    alerts = 0
     for score in verdicts:
-        if row.id is None:
-            session.flush()  # only items that match need their id now; the rest go in one batch
         match = MatchRow(item_id=row.id, profile=score.profile, label=score.label, score=score.score,
                          rule=score.rule, evidence=score.evidence(), created_at=now)
         session.add(match)
         session.flush()
-        matches += 1
         message = _group_and_render(runtime, session, item, score, match, now)
         if alert and message:
             rows = outbox_rows(runtime.config, match.id, message, route_channels(runtime.config, score), now)
             session.add_all(rows)
             alerts += len(rows)
-    return matches, alerts
+    return len(verdicts), alerts
 
 
 def _group_and_render(runtime: Runtime, session, item: Item, score: Score, match: MatchRow,
