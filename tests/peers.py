@@ -3,7 +3,10 @@ and an HTTP endpoint that records JSON posts."""
 
 import http.server
 import json
+import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -184,3 +187,21 @@ def rss(items: list[dict], title: str = "Test feed") -> bytes:
     return (f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
             f"<title>{escape(title)}</title><link>https://example.org/</link>"
             f"<description>test</description>{''.join(parts)}</channel></rss>").encode()
+
+
+def wait_for(predicate, timeout: float = 30.0, every: float = 0.1) -> bool:
+    """Poll `predicate` until it is true or `timeout` seconds pass."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(every)
+    return False
+
+
+def start_monitor_run(path, stdout=None) -> "subprocess.Popen":
+    """`python -m monitor run --config PATH` as a real process, stderr captured as text."""
+    env = {k: v for k, v in os.environ.items() if k not in ("MONITOR_CONFIG", "MONITOR_DATABASE_URL")}
+    return subprocess.Popen([sys.executable, "-m", "monitor", "run", "--config", str(path)],
+                            stdout=stdout if stdout is not None else subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True, env=env)

@@ -4,10 +4,7 @@ Real processes, a real feed server and a real SMTP server (aiosmtpd)."""
 
 import asyncio
 import email
-import os
 import sqlite3
-import subprocess
-import sys
 import time
 from datetime import datetime, timezone
 from email.header import decode_header, make_header
@@ -15,7 +12,7 @@ from email.header import decode_header, make_header
 import pytest
 
 from incident_items import INCIDENTS, feed_items
-from peers import Route, SmtpSink, rss
+from peers import Route, SmtpSink, rss, wait_for, start_monitor_run
 
 
 class SlowSmtp(SmtpSink):
@@ -31,21 +28,6 @@ class SlowSmtp(SmtpSink):
     def subjects(self) -> list[str]:
         return [str(make_header(decode_header(email.message_from_bytes(m.content)["Subject"])))
                 for m in self.messages]
-
-
-def _wait_for(predicate, timeout=20.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
-
-
-def _start(path):
-    env = {k: v for k, v in os.environ.items() if k not in ("MONITOR_CONFIG", "MONITOR_DATABASE_URL")}
-    return subprocess.Popen([sys.executable, "-m", "monitor", "run", "--config", str(path)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
 
 
 def _kill(process) -> None:
@@ -82,8 +64,8 @@ def test_kill_9_during_polling_and_during_dispatch_loses_and_doubles_nothing(fee
     daemon = None
     try:
         # 1. Killed while polling: the slow feed's response is still on its way.
-        daemon = _start(path)
-        assert _wait_for(lambda: sent() == 3 and any(p == "/slow.xml" for p, _ in feed_server.requests))
+        daemon = start_monitor_run(path)
+        assert wait_for(lambda: sent() == 3 and any(p == "/slow.xml" for p, _ in feed_server.requests))
         _kill(daemon)
         assert _query(database, "select count(*) from item") == [(3,)]  # the slow feed: nothing stored
         # The slow feed stays claimed for its lease (10 minutes); stand in for that time passing.
@@ -94,15 +76,15 @@ def test_kill_9_during_polling_and_during_dispatch_loses_and_doubles_nothing(fee
 
         # 2. Killed while a send is in flight: the SMTP server has the message, the 250 not sent.
         smtp.delay = 30
-        daemon = _start(path)
-        assert _wait_for(lambda: len(smtp.messages) == 4)
+        daemon = start_monitor_run(path)
+        assert wait_for(lambda: len(smtp.messages) == 4)
         _kill(daemon)
         in_flight = smtp.subjects()[3]
 
         # 3. Restarted with the mail server answering again: everything else goes out, once.
         smtp.delay = 0
-        daemon = _start(path)
-        assert _wait_for(lambda: sent() == 4 and len(smtp.messages) == 5)
+        daemon = start_monitor_run(path)
+        assert wait_for(lambda: sent() == 4 and len(smtp.messages) == 5)
         time.sleep(2)  # a few more dispatch runs: nothing more may go out
     finally:
         if daemon is not None and daemon.poll() is None:

@@ -1,32 +1,15 @@
 """`monitor run` as a real process: polls on its tick, dispatches, survives dead feeds, stops
 cleanly on SIGTERM, and resumes from the database after a restart."""
 
-import os
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 
 import pytest
 
 from conftest import INCIDENT
-from peers import Route, free_port, rss
-
-
-def _wait_for(predicate, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.2)
-    return False
-
-
-def _start(path):
-    env = {k: v for k, v in os.environ.items() if k not in ("MONITOR_CONFIG", "MONITOR_DATABASE_URL")}
-    return subprocess.Popen([sys.executable, "-m", "monitor", "run", "--config", str(path)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+from peers import Route, free_port, rss, wait_for, start_monitor_run
 
 
 def _stop(process) -> str:
@@ -54,10 +37,10 @@ def test_daemon_polls_alerts_stops_cleanly_and_resumes(feed_server, json_endpoin
             row = connection.execute("select error_count from feed where name='offline'").fetchone()
         return row[0] if row else 0
 
-    daemon = _start(path)
+    daemon = start_monitor_run(path, stdout=subprocess.PIPE)
     try:
-        assert _wait_for(lambda: len(json_endpoint.posts) == 1)
-        assert _wait_for(lambda: database.exists() and offline_errors() >= 2)  # keeps retrying
+        assert wait_for(lambda: len(json_endpoint.posts) == 1)
+        assert wait_for(lambda: database.exists() and offline_errors() >= 2)  # keeps retrying
         assert daemon.poll() is None  # a dead feed does not stop the daemon
     finally:
         stderr = _stop(daemon)
@@ -66,9 +49,9 @@ def test_daemon_polls_alerts_stops_cleanly_and_resumes(feed_server, json_endpoin
     assert "poll feed=offline status=error" in stderr
     assert "received SIGTERM" in stderr and "stopped cleanly" in stderr
 
-    restarted = _start(path)
+    restarted = start_monitor_run(path, stdout=subprocess.PIPE)
     try:
-        assert _wait_for(lambda: offline_errors() >= 4)  # ticking again, from the stored state
+        assert wait_for(lambda: offline_errors() >= 4)  # ticking again, from the stored state
         time.sleep(1.5)
     finally:
         stderr = _stop(restarted)

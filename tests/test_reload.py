@@ -3,7 +3,6 @@
 
 import logging
 import threading
-import time
 from datetime import timedelta
 
 import pytest
@@ -15,18 +14,9 @@ from monitor.errors import ConfigError
 from monitor.pipeline import Runtime
 from monitor.scheduler import Daemon
 from monitor.store import open_database
-from peers import Route, rss
+from peers import Route, rss, wait_for
 
 WATCH_EVERY = timedelta(seconds=0.2)
-
-
-def _wait_for(predicate, timeout=15.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 @pytest.fixture
@@ -69,7 +59,7 @@ def test_valid_edit_takes_effect_without_restart(feed_server, json_endpoint, wri
                            channels=[{"name": "hook", "url": json_endpoint.url}],
                            first_poll_alerts=True, tick="1s", dispatch={"interval": "1s"})
     running = daemon(path)
-    assert _wait_for(lambda: _requests(feed_server, "/a.xml") >= 1)
+    assert wait_for(lambda: _requests(feed_server, "/a.xml") >= 1)
 
     def add_feed_and_route(data):
         data["feeds"].append({"name": "b", "url": feed_server.url("/b.xml"), "interval": "1s"})
@@ -78,8 +68,8 @@ def test_valid_edit_takes_effect_without_restart(feed_server, json_endpoint, wri
                            "channels": ["hook"], "digest": "30 8 * * mon-fri", "timezone": "Europe/Berlin"}]
     _edit(path, add_feed_and_route)
 
-    assert _wait_for(lambda: _requests(feed_server, "/b.xml") >= 1)
-    assert _wait_for(lambda: len(json_endpoint.posts) == 1)  # b's incident, through the new route
+    assert wait_for(lambda: _requests(feed_server, "/b.xml") >= 1)
+    assert wait_for(lambda: len(json_endpoint.posts) == 1)  # b's incident, through the new route
     assert json_endpoint.posts[0]["title"].endswith(INCIDENT_2["title"])
     assert [f.name for f in running.runtime.config.feeds] == ["a", "b"]
     digest = running.scheduler.get_job("digest:1")  # the new digest route runs on its schedule
@@ -97,7 +87,7 @@ def test_invalid_edit_is_rejected_and_the_admin_told_once(feed_server, json_endp
     caplog.set_level(logging.INFO, logger="monitor")
     running = daemon(path)
     good = running.runtime.config
-    assert _wait_for(lambda: _requests(feed_server, "/a.xml") >= 1)
+    assert wait_for(lambda: _requests(feed_server, "/a.xml") >= 1)
 
     _edit(path, lambda data: data["feeds"].append({"name": "b", "url": "ftp://nowhere", "interval": "1s"}))
     with pytest.raises(ConfigError) as check_error:  # what `monitor check` says about this file
@@ -105,9 +95,9 @@ def test_invalid_edit_is_rejected_and_the_admin_told_once(feed_server, json_endp
     expected = str(check_error.value)
     assert expected.startswith(f"{path}:") and "feeds[1].url" in expected
 
-    assert _wait_for(lambda: len(json_endpoint.posts) == 1)
+    assert wait_for(lambda: len(json_endpoint.posts) == 1)
     polled = _requests(feed_server, "/a.xml")
-    assert _wait_for(lambda: _requests(feed_server, "/a.xml") >= polled + 2)  # still polling
+    assert wait_for(lambda: _requests(feed_server, "/a.xml") >= polled + 2)  # still polling
     assert running.runtime.config is good
     assert json_endpoint.posts[0]["title"] == "[OPS] config edit rejected"
     assert expected in json_endpoint.posts[0]["message"]
@@ -115,10 +105,10 @@ def test_invalid_edit_is_rejected_and_the_admin_told_once(feed_server, json_endp
     assert len(rejected) == 1 and expected in rejected[0]
 
     _edit(path, lambda data: data["feeds"][1].update(url=feed_server.url("/b.xml"), interval="soon"))
-    assert _wait_for(lambda: len(json_endpoint.posts) == 2)
+    assert wait_for(lambda: len(json_endpoint.posts) == 2)
     assert "feeds[1].interval" in json_endpoint.posts[1]["message"]
 
     _edit(path, lambda data: data["feeds"][1].update(url=feed_server.url("/b.xml"), interval="1s"))
-    assert _wait_for(lambda: [f.name for f in running.runtime.config.feeds] == ["a", "b"])
-    assert _wait_for(lambda: _requests(feed_server, "/b.xml") >= 1)
+    assert wait_for(lambda: [f.name for f in running.runtime.config.feeds] == ["a", "b"])
+    assert wait_for(lambda: _requests(feed_server, "/b.xml") >= 1)
     assert len(json_endpoint.posts) == 2
