@@ -13,6 +13,7 @@ from typing import Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import httpx
 from pydantic import (BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator,
                       model_validator)
 
@@ -55,6 +56,10 @@ class FeedConfig(_Strict):
         parts = urlsplit(value)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ValueError(f"{value!r} is not an http(s) URL")
+        try:
+            httpx.URL(value)
+        except httpx.InvalidURL as exc:
+            raise ValueError(f"{value!r} is not a valid URL: {exc}") from None
         return value
 
     _interval = field_validator("interval", mode="before")(
@@ -112,7 +117,7 @@ class ChannelConfig(_Strict):
         """The URL with everything but scheme and host hidden."""
         parts = urlsplit(self.url.get_secret_value())
         host = parts.hostname or ""
-        if any(s.get_secret_value() in host for s in self.substituted):
+        if any(s.get_secret_value().lower() in host for s in self.substituted):
             host = ""
         return f"{parts.scheme}://{host}/..." if host else f"{parts.scheme}://..."
 

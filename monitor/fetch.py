@@ -109,6 +109,8 @@ async def fetch_all(feeds: Iterable[FeedState], settings: FetchConfig
                 return feed, await fetch_feed(client, feed, settings)
             except FetchError as exc:
                 return feed, exc
+            except Exception as exc:  # e.g. httpx.InvalidURL: one feed must not stop the others
+                return feed, FetchError(f"{type(exc).__name__}: {exc}")
 
     async with make_client(settings) as client:
         tasks = [asyncio.create_task(one(client, feed)) for feed in feeds]

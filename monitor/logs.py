@@ -1,7 +1,15 @@
 """Logging set-up: one line per event, and a filter that scrubs channel secrets from every record."""
 
 import logging
+import re
 import sys
+
+
+def redact(text: str, secrets: list[str]) -> str:
+    """`text` with every secret replaced by ***, whatever its case (hosts are lower-cased)."""
+    for secret in sorted(set(secrets), key=len, reverse=True):
+        text = re.sub(re.escape(secret), "***", text, flags=re.IGNORECASE)
+    return text
 
 
 class RedactSecrets(logging.Filter):
@@ -11,10 +19,7 @@ class RedactSecrets(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         if self.secrets:
-            message = record.getMessage()
-            for secret in self.secrets:
-                message = message.replace(secret, "***")
-            record.msg, record.args = message, None
+            record.msg, record.args = redact(record.getMessage(), self.secrets), None
         return True
 
 

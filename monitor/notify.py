@@ -22,6 +22,7 @@ from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PackageLoader, S
 from .config import ChannelConfig, Config
 from .datatypes import Item, Score
 from .errors import ChannelError
+from .logs import redact
 from .policy import digest_key, hold_for
 from .store.queries import (claim_outbox, finish_outbox, hold_outbox, recover_outbox, release_claims,
                             release_held, start_send, worker_id)
@@ -122,12 +123,6 @@ def render_digest(config: Config) -> Callable[[str, str, list[dict]], tuple[str,
         title, body = render("digest", values, body_format, config.templates_path())
         return ("merged" if reason == "rate" else "digest"), body_format, title, body
     return merged
-
-
-def redact(text: str, secrets: list[str]) -> str:
-    for secret in sorted(set(secrets), key=len, reverse=True):
-        text = text.replace(secret, "***")
-    return text
 
 
 def send(channel: ChannelConfig, title: str, body: str, body_format: str = "text") -> None:

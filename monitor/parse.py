@@ -24,6 +24,7 @@ from .text import html_to_text
 
 MAX_ENTITY_EXPANSION = 100_000  # characters that declared entities may add to a document
 MAX_TEXT = 20_000  # characters of description kept per item
+MAX_URL = 2_000
 _ENTITY_DECL = re.compile(r"<!ENTITY\s+(%\s*)?([^\s\"'%]+)\s*(SYSTEM|PUBLIC|([\"'])(.*?)\4)",
                           re.S | re.I)
 _CHAR_REF = re.compile(r"&#(?:[0-9]+|x[0-9a-fA-F]+);")
@@ -164,6 +165,8 @@ def item_key(guid: str | None, link: str | None, title: str, text: str) -> str:
 def canonical_url(url: str) -> str | None:
     """http(s) URL with lower-case host, no fragment, no default port, no tracking parameters."""
     url = url.strip()
+    if len(url) > MAX_URL:
+        return None  # longer than any browser or database column keeps
     try:
         parts = urlsplit(url)
         port = parts.port
@@ -178,7 +181,8 @@ def canonical_url(url: str) -> str | None:
     if port and not (scheme, port) in (("http", 80), ("https", 443)):
         host = f"{host}:{port}"
     query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _TRACKING.match(k)]
-    return urlunsplit((scheme, host, parts.path or "/", urlencode(query), ""))
+    canonical = urlunsplit((scheme, host, parts.path or "/", urlencode(query), ""))
+    return canonical if len(canonical) <= MAX_URL else None
 
 
 def _published(entry) -> datetime | None:

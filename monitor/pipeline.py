@@ -15,13 +15,14 @@ from sqlalchemy import insert
 from sqlalchemy.engine import Engine
 
 from .config import Config
-from .datatypes import FetchResult, Item, PollOutcome, Score, label_rank
+from .datatypes import FetchResult, Item, PollOutcome, Score
 from .errors import FetchError, ParseError
 from .fetch import fetch_all
 from .learned import ProfileScorer, load_scorers
 from .incidents import Report
 from .notify import LOG_CHANNEL, outbox_rows, render_alert, render_update
 from .parse import parse_feed
+from .policy import accepts
 from .store import Feed, ItemRow, MatchRow, session_scope, utcnow
 from .store.incidents import group_report, report_time
 from .store.queries import (ClaimedFeed, claim_feeds, known_keys, known_urls, mark_feed_success,
@@ -82,10 +83,22 @@ def process_fetch(runtime: Runtime, claim: ClaimedFeed, result: FetchResult | Fe
                           config.fetch.max_backoff, retry_after)
         return PollOutcome(claim.state.name, "error", error=str(exc))
     status = "not-modified" if result.not_modified else "ok"
+    try:
+        return _store_poll(runtime, claim, result, items, status, interval, now)
+    except Exception as exc:  # e.g. a value the database refuses: rolled back, kept on the feed
+        log.exception("storing feed %s failed", claim.state.name)
+        error = f"could not store the items: {type(exc).__name__}: {str(exc).splitlines()[0][:300]}"
+        record_feed_error(runtime.engine, claim.id, error, now, interval, config.fetch.max_backoff)
+        return PollOutcome(claim.state.name, "error", error=error)
+
+
+def _store_poll(runtime: Runtime, claim: ClaimedFeed, result: FetchResult, items: list[Item],
+                status: str, interval, now: datetime) -> PollOutcome:
+    """Items, matches, incidents and outbox rows of one poll, in one transaction."""
     with session_scope(runtime.engine) as session:
         feed = session.get(Feed, claim.id)
         new_items = _new_items(session, claim.id, items)
-        alert = config.first_poll_alerts or not claim.first_poll
+        alert = runtime.config.first_poll_alerts or not claim.first_poll
         scored = [(item, _verdicts(runtime, item)) for item in new_items]
         _insert_unmatched(session, claim.id, [item for item, verdicts in scored if not verdicts], now)
         matches = alerts = 0
@@ -142,8 +155,10 @@ def _store_match(runtime: Runtime, session, feed_id: int, item: Item, verdicts: 
                          rule=score.rule, evidence=score.evidence(), created_at=now)
         session.add(match)
         session.flush()
+        if not alert:  # a new feed's back catalogue: stored, not grouped, so later reports page
+            continue
         message = _group_and_render(runtime, session, item, score, match, now)
-        if alert and message:
+        if message:
             rows = outbox_rows(runtime.config, match.id, message, route_channels(runtime.config, score), now)
             session.add_all(rows)
             alerts += len(rows)
@@ -180,7 +195,7 @@ def route_channels(config: Config, score: Score) -> list[str]:
         return [LOG_CHANNEL] if score.label == "incident" else []
     channels: list[str] = []
     for route in routes:
-        if label_rank(score.label) >= label_rank(route.min_class) and score.score >= route.min_score:
+        if accepts(route, score.profile, score.label, score.score):
             channels += [c for c in route.channels if c not in channels]
     return channels
 

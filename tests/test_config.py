@@ -32,6 +32,8 @@ CASES = [
     ("channels:\n  - {name: c, url: 'json://h'}\nroutes:\n  - profile: nope\n    channels: [c]\n",
      4, "routes[0].profile", "unknown profile 'nope'"),
     ("feeds: [\n", 2, None, "invalid YAML"),
+    ("feeds:\n  - name: a\n    url: http://127.0.0.1:80a/rss\n", 3, "feeds[0].url", "not a valid URL"),
+    ("feeds: []\nfeeds: []\n", 2, None, "duplicate key 'feeds'"),
 ]
 
 
@@ -97,3 +99,21 @@ def test_bad_profile_edit_names_profile_file_and_line(tmp_path):
         load_config(path, environ={})
     assert caught.value.file == str(profiles / "p.yaml")
     assert caught.value.line == 4 and caught.value.field == "groups.a.weight"
+
+
+def test_a_secret_in_any_case_stays_out_of_check_output(tmp_path, monkeypatch):
+    monkeypatch.setenv("NTFY_TOPIC", "Alerts-Kx7Qp2")
+    path = _write(tmp_path, "channels:\n  - name: phone\n    url: 'ntfy://${NTFY_TOPIC}'\n")
+    result = runner.invoke(app, ["check", "--config", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "kx7qp2" not in result.output.lower() and "phone: ntfy://..." in result.output
+
+
+def test_a_profile_that_is_not_utf8_is_a_clear_error(tmp_path):
+    profiles = tmp_path / "profiles"
+    profiles.mkdir()
+    (profiles / "p.yaml").write_bytes("name: p\ndescription: caf\u00e9\n".encode("latin-1"))
+    path = tmp_path / "monitor.yaml"
+    path.write_text("profiles_dir: profiles\n")
+    with pytest.raises(ConfigError, match="not UTF-8 text"):
+        load_config(path, environ={})

@@ -217,3 +217,47 @@ def test_reports_of_one_incident_page_once_and_a_material_change_updates(
     roles = sorted(m.role for m in _rows(runtime, MatchRow))
     assert roles == ["joined", "opened", "update"]
     assert len({m.incident_id for m in _rows(runtime, MatchRow)}) == 1
+
+
+def test_a_new_feeds_back_catalogue_does_not_swallow_a_later_report(feed_server, json_endpoint,
+                                                                   write_watchlist, make_runtime, clock):
+    feed_server.routes["/a.xml"] = Route(rss([]))
+    feed_server.routes["/new.xml"] = Route(rss([dict(ASAD, guid="n1", link="https://new.example/1")]))
+    channels = [{"name": "hook", "url": json_endpoint.url}]
+    routes = [{"profile": "iraq-syria-militia-attacks", "channels": ["hook"]}]
+    runtime = make_runtime(write_watchlist(feeds=[_feed(feed_server, "a", "/a.xml")],
+                                           channels=channels, routes=routes))
+    poll(runtime)  # feed a: first poll, nothing in it
+    runtime = make_runtime(write_watchlist(feeds=[_feed(feed_server, "a", "/a.xml"),
+                                                  _feed(feed_server, "new", "/new.xml")],
+                                           channels=channels, routes=routes))
+    clock.advance(minutes=11)
+    poll(runtime)  # the new feed's back catalogue: stored, not alerted
+    feed_server.routes["/a.xml"] = Route(rss([dict(ASAD_AGAIN, guid="a1", link="https://a.example/1")]))
+    clock.advance(minutes=11)
+    poll(runtime)
+    dispatch(runtime.config, runtime.engine, runtime.clock)
+    assert [post["title"] for post in json_endpoint.posts] == ["[INCIDENT] " + ASAD_AGAIN["title"]]
+
+
+def test_a_feed_moved_to_a_new_url_starts_with_a_first_poll(feed_server, write_watchlist,
+                                                             make_runtime, clock):
+    feed_server.routes["/old.xml"] = Route(rss([dict(ORDINARY, guid="o1", link="https://o.example/1")]))
+    feed_server.routes["/new.xml"] = Route(rss([dict(INCIDENT, guid="n1", link="https://n.example/1")]))
+    runtime = make_runtime(write_watchlist(feeds=[_feed(feed_server, "a", "/old.xml")]))
+    poll(runtime)
+    runtime = make_runtime(write_watchlist(feeds=[_feed(feed_server, "a", "/new.xml")]))
+    clock.advance(minutes=11)
+    [outcome] = poll(runtime)
+    assert (outcome.new_items, outcome.matches, outcome.alerts) == (1, 1, 0)
+
+
+def test_an_overlong_link_is_dropped_not_fatal(feed_server, write_watchlist, make_runtime):
+    long_link = "https://n.example/" + "a" * 2100
+    feed_server.routes["/a.xml"] = Route(rss([dict(INCIDENT, guid="l1", link=long_link)]),
+                                         etag='"' + "e" * 600 + '"')
+    runtime = make_runtime(write_watchlist(feeds=[_feed(feed_server, "a", "/a.xml")]))
+    [outcome] = poll(runtime)
+    assert outcome.status == "ok" and outcome.new_items == 1
+    [item] = _rows(runtime, ItemRow)
+    assert item.url is None and _feed_row(runtime, "a").etag is None

@@ -46,8 +46,9 @@ def sync_feeds(engine: Engine, feeds: Iterable[tuple[str, str]], now: datetime) 
             feed = existing.get(name)
             if feed is None:
                 session.add(Feed(name=name, url=url, next_due_at=now))
-            elif feed.url != url:
+            elif feed.url != url:  # a new source: its back catalogue is a first poll again
                 feed.url, feed.etag, feed.last_modified, feed.next_due_at = url, None, None, now
+                feed.last_success_at = None
                 session.add(feed)
 
 
@@ -86,11 +87,16 @@ def record_feed_error(engine: Engine, feed_id: int, error: str, now: datetime, i
 
 def mark_feed_success(feed: Feed, status: str, etag: str | None, last_modified: str | None,
                       now: datetime, interval: timedelta, new_items: int) -> None:
-    feed.etag, feed.last_modified = etag, last_modified
+    feed.etag, feed.last_modified = _validator(etag, 500), _validator(last_modified, 100)
     feed.last_status, feed.error_count = status, 0
     feed.last_success_at = now
     feed.next_due_at = now + interval
     feed.items_seen += new_items
+
+
+def _validator(value: str | None, limit: int) -> str | None:
+    """An ETag or Last-Modified too long for its column is not kept (the next GET is plain)."""
+    return value if value is None or len(value) <= limit else None
 
 
 def known_keys(session, feed_id: int, keys: list[str]) -> set[str]:
