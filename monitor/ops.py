@@ -19,7 +19,7 @@ database write each alert once.
 import hashlib
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
 from statistics import median
 
@@ -155,11 +155,6 @@ def _when(moment: datetime | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "never"
 
 
-def _utc(moment: datetime | None) -> datetime | None:
-    """SQLite hands datetimes back naive; they are UTC."""
-    return moment.replace(tzinfo=timezone.utc) if moment and moment.tzinfo is None else moment
-
-
 # ---- the check job --------------------------------------------------------------------------
 
 def check_feeds(runtime, now: datetime | None = None) -> list[Transition]:
@@ -190,16 +185,16 @@ def feed_health(engine, names: list[str]) -> list[FeedHealth]:
                                   .where(ItemRow.feed_id == feed.id)
                                   .order_by(col(ItemRow.id).desc()).limit(RECENT_ITEMS)).all()
             healths.append(FeedHealth(
-                feed.name, feed.last_status, feed.last_error, _utc(feed.last_error_at),
-                _utc(feed.last_success_at), feed.error_count,
-                last_new_item_at=max((_utc(fetched) for _, fetched in recent), default=None),
-                usual_gap=usual_gap([_utc(published or fetched) for published, fetched in recent])))
+                feed.name, feed.last_status, feed.last_error, feed.last_error_at,
+                feed.last_success_at, feed.error_count,
+                last_new_item_at=max((fetched for _, fetched in recent), default=None),
+                usual_gap=usual_gap([published or fetched for published, fetched in recent])))
     return healths
 
 
 def _watches(engine) -> dict[tuple[str, str], Watch]:
     with session_scope(engine) as session:
-        return {(row.feed, row.kind): Watch(_utc(row.since), _utc(row.reported_at))
+        return {(row.feed, row.kind): Watch(row.since, row.reported_at)
                 for row in session.exec(select(OpsAlertRow))}
 
 

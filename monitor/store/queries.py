@@ -15,7 +15,7 @@ import socket
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, or_, update
 from sqlalchemy.engine import Engine
@@ -139,11 +139,6 @@ def _gone(claimed_by: str | None) -> bool:
     return False
 
 
-def _utc(value: datetime | None) -> datetime | None:
-    """SQLite returns naive datetimes; every stored time is UTC."""
-    return value.replace(tzinfo=timezone.utc) if value is not None and value.tzinfo is None else value
-
-
 def recover_outbox(engine: Engine, now: datetime) -> dict[str, int]:
     """Rows left by a dispatcher that died: `claimed` (not sent) go back to `pending`; `sending`
     (the channel may have received it) become `uncertain`, for an operator, never resent blindly.
@@ -154,7 +149,7 @@ def recover_outbox(engine: Engine, now: datetime) -> dict[str, int]:
                             .with_for_update(skip_locked=True)).all()
         for row in rows:
             lease = CLAIM_OUTBOX_LEASE if row.status == "claimed" else SEND_LEASE
-            if not (_gone(row.claimed_by) or _utc(row.claimed_at) < now - lease):
+            if not (_gone(row.claimed_by) or row.claimed_at < now - lease):
                 continue
             if row.status == "claimed":
                 row.status, row.claimed_by = "pending", None
@@ -224,7 +219,7 @@ def _window_free(session, channel: str, count: int, per: timedelta, now: datetim
     starts = session.exec(select(OutboxRow.claimed_at).where(
         OutboxRow.channel == channel, col(OutboxRow.status).in_(_COUNTED), OutboxRow.claimed_at >= now - per)
         .order_by(col(OutboxRow.claimed_at).desc()).limit(count)).all()
-    return (_utc(starts[-1]) + per) if len(starts) >= count else now
+    return (starts[-1] + per) if len(starts) >= count else now
 
 
 def start_send(engine: Engine, row_id: int, worker: str, now: datetime) -> bool:
@@ -315,7 +310,7 @@ def _entries(session, row: OutboxRow) -> list[dict]:
                          .where(MatchRow.id == row.match_id)).first() if row.match_id else None
     link, feed = found or (None, None)
     return [{"title": row.title, "link": link, "feed": feed, "kind": row.kind,
-             "at": _utc(row.created_at).isoformat()}]
+             "at": row.created_at.isoformat()}]
 
 
 OUTBOX_OPEN = ("pending", "held", "claimed", "sending", "dead", "uncertain")
@@ -347,7 +342,7 @@ def retry_outbox(engine: Engine, row_id: int, now: datetime) -> OutboxRow:
 
 def _why_not_retried(row: OutboxRow) -> str:
     if row.status == "sent":
-        return (f"outbox row {row.id} was already sent at {_utc(row.sent_at):%Y-%m-%d %H:%M:%S} UTC; "
+        return (f"outbox row {row.id} was already sent at {row.sent_at:%Y-%m-%d %H:%M:%S} UTC; "
                 f"not sending it twice")
     if row.status == "merged":
         return f"outbox row {row.id} went out in digest row {row.merged_into}; retry that one"
