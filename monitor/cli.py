@@ -336,6 +336,34 @@ def eval_command(file: Annotated[Path, typer.Argument(help="Labelled JSON Lines 
         typer.echo("\n" + report["learned_layer"]["note"])
 
 
+@app.command("replay")
+def replay_command(file: Annotated[Path, typer.Argument(help="Archive: JSON Lines (.gz allowed), "
+                                                         "the eval format; labels optional")],
+                   profile: Annotated[Optional[str], typer.Option(help="Only this profile")] = None,
+                   as_json: Annotated[bool, typer.Option("--json", help="One JSON object")] = False,
+                   config: ConfigOption = DEFAULT_CONFIG) -> None:
+    """Replay a past period day by day through the poll path: the pages it would have sent."""
+    from .replay import format_replay, replay_archive, replay_json
+    profiles, directory = _profiles_for_scoring(config)
+    if profile:
+        if profile not in profiles:
+            _fail(f"unknown profile {profile!r}; known: {', '.join(sorted(profiles)) or 'none'}")
+        profiles = {profile: profiles[profile]}
+    try:
+        if sys.stderr.isatty() and not as_json:
+            total = sum(1 for _ in read_labelled(file, require_label=False))
+            with typer.progressbar(length=total, label="replaying", file=sys.stderr) as bar:
+                result = replay_archive(file, profiles, directory, bar.update)
+        else:
+            result = replay_archive(file, profiles, directory)
+    except MonitorError as exc:
+        _fail(str(exc))
+    if as_json:
+        typer.echo(json.dumps(replay_json(result), indent=1))
+    else:
+        typer.echo(format_replay(result))
+
+
 def _trained_note(file: Path, scorer: ProfileScorer) -> dict:
     if scorer.model is None:
         return {"used": False, "trained_items_scored": 0, "note": ""}

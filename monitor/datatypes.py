@@ -67,6 +67,15 @@ class Score:
     layer: str = "rules"  # which layer decided the class: "rules" or "learned"
     probability: float | None = None  # the learned layer's estimate, when it ran
 
+    @classmethod
+    def stored(cls, profile: str, label: str, score: float, rule: str | None,
+               evidence: dict[str, list[str]], layer: str = "rules") -> "Score":
+        """A verdict read back from the database: its evidence without positions."""
+        hits = tuple(Hit(group, term, 0, 0, 0) for group, terms in evidence.items()
+                     if group != "negative" for term in terms)
+        negatives = tuple(Hit("-negative", term, 0, 0, 0) for term in evidence.get("negative", ()))
+        return cls(profile, label, score, rule, hits, negatives, layer)
+
     def evidence(self) -> dict[str, list[str]]:
         """Matched terms per group (negatives under "-negative"), in first-seen order."""
         grouped: dict[str, list[str]] = {}

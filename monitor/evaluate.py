@@ -19,10 +19,7 @@ from .jsonl import read_objects
 from .profile import IncidentSettings
 from .text import html_to_text
 
-REQUIRED = ("id", "title", "text", "label")
-
-
-
+REQUIRED = ("id", "title", "text")
 
 
 @dataclass(frozen=True)
@@ -30,24 +27,27 @@ class LabelledItem:
     id: str
     title: str
     text: str
-    label: str
+    label: str | None  # None in an unlabelled archive (monitor replay)
     event: str | None
     published: str | None
     source: str | None
+    link: str | None = None
 
 
-def read_labelled(path: Path) -> Iterator[LabelledItem]:
+def read_labelled(path: Path, require_label: bool = True) -> Iterator[LabelledItem]:
     """Items of a JSON Lines file (plain or .gz); a bad line stops with its number and the problem."""
     for where, record in read_objects(path):
-        missing = [name for name in REQUIRED if name not in record]
+        missing = [name for name in (*REQUIRED, *(("label",) if require_label else ()))
+                   if name not in record]
         if missing:
             raise InputError(f"{where}: missing field {missing[0]!r}")
-        if record["label"] not in LABELS:
-            raise InputError(f"{where}: unknown label {record['label']!r} "
+        label = record.get("label")
+        if label is not None and label not in LABELS:
+            raise InputError(f"{where}: unknown label {label!r} "
                                  f"(expected one of {', '.join(LABELS)})")
         yield LabelledItem(str(record["id"]), html_to_text(record["title"] or ""),
-                           html_to_text(record["text"] or ""), record["label"], record.get("event"),
-                           record.get("published"), record.get("source"))
+                           html_to_text(record["text"] or ""), label, record.get("event"),
+                           record.get("published"), record.get("source"), record.get("link"))
 
 
 @dataclass
@@ -118,25 +118,96 @@ class Evaluation:
             "confusion": {truth: {p: self.confusion[(truth, p)] for p in LABELS} for truth in LABELS},
             "items": self.items,
             "items_per_s": round(self.items / self.seconds) if self.seconds else 0,
-            **({"incidents": incident_report(self.matched, incidents)} if incidents else {}),
+            **(self._grouping(incidents) if incidents else {}),
         }
+
+    def _grouping(self, settings: IncidentSettings) -> dict:
+        pages, joined, _ = grouped_pages(self.matched, settings)
+        items = {item.id: item for item, _ in self.matched}
+        return {"pages": page_metrics(pages, joined, items, set(self.events)),
+                "incidents": incident_report(self.matched, settings)}
+
+
+@dataclass(frozen=True)
+class Page:
+    """One message a user gets: an incident's alert or update. `headline` is the item that
+    opened the incident (its headline is the message's), `item` the one whose arrival sent it."""
+
+    headline: str
+    item: str
+    kind: str  # "alert" or "update"
+
+
+def page_metrics(pages: list[Page], joined: dict[str, str], items: dict[str, LabelledItem],
+                 events: set[str]) -> dict:
+    """What a user feels, per attack: which true incident events got a page of their own.
+
+    `joined` maps each item that joined an incident to the item that opened it. An event is
+    paged when a page's headline is one of its items; swallowed when it is not, and its items
+    joined incidents opened by other events' (or unlabelled) items. `items` holds at least every
+    item named in `pages` and `joined`; `events` every true incident event of the period."""
+    def event_of(item_id: str) -> str | None:
+        item = items.get(item_id)
+        return item.event if item is not None else None
+
+    paged = {event_of(page.headline) for page in pages} & events
+    swallowed = {event_of(member) for member, opener in joined.items()
+                 if event_of(opener) != event_of(member)} & (events - paged)
+    about_paged = sum(1 for page in pages if event_of(page.headline) in paged)
+    false_pages = sum(1 for page in pages
+                      if items.get(page.headline) is not None and items[page.headline].label == "none")
+    return {"events": len(events), "events_paged": len(paged),
+            "paged_share": round(len(paged) / len(events), 4) if events else 0.0,
+            "pages": len(pages),
+            "pages_per_paged_event": round(about_paged / len(paged), 3) if paged else 0.0,
+            "false_pages": false_pages, "swallowed": len(swallowed),
+            "missed": sorted(events - paged - swallowed), "swallowed_events": sorted(swallowed)}
+
+
+def format_pages(pages: dict) -> list[str]:
+    lines = [f"pages (what users get, per attack): {pages['events_paged']} of {pages['events']} "
+             f"incident events paged (share {pages['paged_share']:.3f}); {pages['pages']} pages, "
+             f"{pages['pages_per_paged_event']} per paged event; {pages['false_pages']} false pages; "
+             f"{pages['swallowed']} swallowed by another incident"]
+    lines += [f"  not paged: {event}" for event in pages["missed"]]
+    lines += [f"  swallowed: {event}" for event in pages["swallowed_events"]]
+    return lines
+
+
+def grouped_pages(matched: list[tuple[LabelledItem, Score]], settings: IncidentSettings
+                  ) -> tuple[list[Page], dict[str, str], dict[str, int]]:
+    """Group matched items in published order in memory, as the daemon does after a poll.
+    Returns the pages, item -> opener of the incident it joined, and item -> incident number."""
+    reports = [Report(item.id, verdict.profile, verdict.label, _when(item.published), item.title,
+                      item.text, verdict.evidence())
+               for item, verdict in matched if verdict.label != "none"]
+    pages, joined, clusters, openers = [], {}, {}, {}
+    for report, decision in replay(reports, settings):
+        if decision is None:
+            continue
+        token = id(decision.incident)
+        clusters[report.key] = token
+        if decision.opened:
+            openers[token] = report.key
+            pages.append(Page(report.key, report.key, "alert"))
+            continue
+        joined[report.key] = openers[token]
+        if decision.changes:
+            pages.append(Page(openers[token], report.key, "update"))
+    return pages, joined, clusters
 
 
 def incident_report(matched: list[tuple[LabelledItem, Score]], settings: IncidentSettings) -> dict:
-    """Group the alerted items in published order as the daemon would, and score the grouping."""
+    """Group the matched items as the daemon would; score the grouping of the alerted ones."""
+    pages, _, clusters = grouped_pages(matched, settings)
     alerted = {item.id: item for item, verdict in matched if verdict.label == "incident"}
-    reports = [Report(item.id, verdict.profile, verdict.label, _when(item.published), item.title,
-                      item.text, verdict.evidence())
-               for item, verdict in matched if item.id in alerted]
-    decisions = [(report, d) for report, d in replay(reports, settings) if d is not None]
-    clusters = {report.key: id(decision.incident) for report, decision in decisions}
-    alerts = sum(decision.opened + bool(decision.changes) for _, decision in decisions)
-    gold = {key: item.event or f"item:{key}" for key, item in alerted.items()}
+    clusters = {key: token for key, token in clusters.items() if key in alerted}
+    gold = {key: item.event or f"item:{key}" for key, item in alerted.items() if key in clusters}
     events = {item.event for item in alerted.values() if item.event}
     precision, recall, f1 = bcubed(clusters, gold)
-    return {"events": len(events), "alerts": alerts,
-            "incidents": sum(decision.opened for _, decision in decisions),
-            "alerts_per_event": round(alerts / len(events), 3) if events else 0.0,
+    return {"events": len(events), "alerts": len(pages),
+            "incidents": sum(page.kind == "alert" for page in pages),
+            "alerts_per_event": round(len(pages) / len(events), 3) if events else 0.0,
             "bcubed_precision": precision, "bcubed_recall": recall, "bcubed_f1": f1,
             "grouped_items": len(clusters)}
 
@@ -172,8 +243,10 @@ def trained_on(items_path: Path, trained_ids: frozenset[str]) -> int:
 
 
 def format_report(profile: str, report: dict) -> str:
-    lines = [f"profile {profile}: {report['items']} items, {report['items_per_s']} items/s (scoring)", "",
-             f"{'':<10} {'precision':>9} {'recall':>7} {'f1':>6} {'tp':>6} {'fp':>6} {'fn':>6}"]
+    lines = [f"profile {profile}: {report['items']} items, {report['items_per_s']} items/s (scoring)", ""]
+    if "pages" in report:
+        lines += format_pages(report["pages"]) + [""]
+    lines += [f"{'':<10} {'precision':>9} {'recall':>7} {'f1':>6} {'tp':>6} {'fp':>6} {'fn':>6}"]
     for name in ("incident", "related", "alertable"):
         row = report[name]
         lines.append(f"{name:<10} {row['precision']:>9.3f} {row['recall']:>7.3f} {row['f1']:>6.3f} "

@@ -1,14 +1,21 @@
 """One poll, as in the design's data flow: claim due feeds -> fetch -> parse -> new items ->
-classify -> store item, match and outbox rows in one transaction per feed.
+classify -> store items and matches in one transaction per feed; then, once every feed of the
+poll is stored, group the new matches into incidents and write the outbox rows in one
+transaction.
 
-`poll` is the single code path of `monitor poll`, the daemon's tick and the demo.
+Grouping after the whole poll, in published order across feeds, makes the pages independent of
+which feed answered first. A match stored but not yet grouped (role NULL) is picked up by the
+next poll's grouping if the process dies in between, so no alert is lost.
+
+`poll` is the single code path of `monitor poll`, the daemon's tick, the demo and the replay.
 """
 
 import asyncio
 import logging
 import threading
+from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from sqlalchemy import insert
@@ -24,7 +31,7 @@ from .notify import LOG_CHANNEL, outbox_rows, render_alert, render_update
 from .parse import parse_feed
 from .policy import accepts
 from .store import Feed, ItemRow, MatchRow, session_scope, utcnow
-from .store.incidents import group_report, report_time
+from .store.incidents import PendingMatch, Role, group_report, pending_matches
 from .store.queries import (ClaimedFeed, claim_feeds, known_keys, known_urls, mark_feed_success,
                             record_feed_error, sync_feeds)
 
@@ -62,9 +69,16 @@ async def poll_async(runtime: Runtime, feed_names: list[str] | None = None, due_
     async for state, result in fetch_all([c.state for c in claims.values()], config.fetch):
         if stop is not None and stop.is_set():
             break  # unprocessed claims expire after their lease and are polled again
-        outcome = process_fetch(runtime, claims[state.name], result)
+        outcomes.append(process_fetch(runtime, claims[state.name], result))
+    return finish_poll(runtime, outcomes)
+
+
+def finish_poll(runtime: Runtime, outcomes: list[PollOutcome]) -> list[PollOutcome]:
+    """Group what the poll stored and log each feed's outcome with the alerts it led to."""
+    alerts = group_pending(runtime)
+    outcomes = [replace(o, alerts=alerts.get(o.feed_name, 0)) for o in outcomes]
+    for outcome in outcomes:
         _log_outcome(outcome)
-        outcomes.append(outcome)
     return outcomes
 
 
@@ -94,21 +108,18 @@ def process_fetch(runtime: Runtime, claim: ClaimedFeed, result: FetchResult | Fe
 
 def _store_poll(runtime: Runtime, claim: ClaimedFeed, result: FetchResult, items: list[Item],
                 status: str, interval, now: datetime) -> PollOutcome:
-    """Items, matches, incidents and outbox rows of one poll, in one transaction."""
+    """Items and matches of one feed's poll, in one transaction; grouping comes after the poll."""
     with session_scope(runtime.engine) as session:
         feed = session.get(Feed, claim.id)
         new_items = _new_items(session, claim.id, items)
         alert = runtime.config.first_poll_alerts or not claim.first_poll
         scored = [(item, _verdicts(runtime, item)) for item in new_items]
         _insert_unmatched(session, claim.id, [item for item, verdicts in scored if not verdicts], now)
-        matches = alerts = 0
-        for item, verdicts in scored:
-            if verdicts:
-                found, sent = _store_match(runtime, session, claim.id, item, verdicts, now, alert)
-                matches, alerts = matches + found, alerts + sent
+        matches = sum(_store_match(session, claim.id, item, verdicts, now, alert)
+                      for item, verdicts in scored if verdicts)
         mark_feed_success(feed, status, result.etag, result.last_modified, now, interval, len(new_items))
         session.add(feed)
-    return PollOutcome(claim.state.name, status, len(new_items), matches, alerts,
+    return PollOutcome(claim.state.name, status, len(new_items), matches,
                        extra={"alerts_held": not alert})
 
 
@@ -144,43 +155,58 @@ def _insert_unmatched(session, feed_id: int, items: list[Item], now: datetime) -
         session.execute(insert(ItemRow), [_item_values(feed_id, item, now) for item in items])
 
 
-def _store_match(runtime: Runtime, session, feed_id: int, item: Item, verdicts: list[Score],
-                 now: datetime, alert: bool) -> tuple[int, int]:
+def _store_match(session, feed_id: int, item: Item, verdicts: list[Score], now: datetime,
+                 alert: bool) -> int:
+    """The item and its verdicts. A new feed's back catalogue (not `alert`) is stored as such,
+    never grouped, so that later reports of the same events page; the rest await grouping."""
     row = ItemRow(**_item_values(feed_id, item, now))
     session.add(row)
     session.flush()
-    alerts = 0
-    for score in verdicts:
-        match = MatchRow(item_id=row.id, profile=score.profile, label=score.label, score=score.score,
-                         rule=score.rule, evidence=score.evidence(), created_at=now)
-        session.add(match)
-        session.flush()
-        if not alert:  # a new feed's back catalogue: stored, not grouped, so later reports page
-            continue
-        message = _group_and_render(runtime, session, item, score, match, now)
-        if message:
-            rows = outbox_rows(runtime.config, match.id, message, route_channels(runtime.config, score), now)
-            session.add_all(rows)
-            alerts += len(rows)
-    return len(verdicts), alerts
+    session.add_all([MatchRow(item_id=row.id, profile=score.profile, label=score.label,
+                              score=score.score, rule=score.rule, evidence=score.evidence(),
+                              layer=score.layer, created_at=now,
+                              role=None if alert else Role.STORED)
+                     for score in verdicts])
+    return len(verdicts)
 
 
-def _group_and_render(runtime: Runtime, session, item: Item, score: Score, match: MatchRow,
-                      now: datetime) -> tuple[str, str] | None:
+def group_pending(runtime: Runtime) -> Counter:
+    """Group every match awaiting it, in report-time order, and write its outbox rows.
+    Returns the number of outbox rows written per feed."""
+    alerts: Counter = Counter()
+    with session_scope(runtime.engine) as session:
+        for pending in pending_matches(session):
+            scorer = runtime.scorers.get(pending.verdict.profile)
+            if scorer is None:  # the profile was removed from the watchlist meanwhile
+                pending.match.role = Role.STORED
+                session.add(pending.match)
+                continue
+            message = _group_and_render(session, pending, scorer.profile.incidents)
+            if message:
+                channels = route_channels(runtime.config, pending.verdict)
+                rows = outbox_rows(runtime.config, pending.match.id, message, channels,
+                                   pending.match.created_at)
+                session.add_all(rows)
+                alerts[pending.item.feed_name] += len(rows)
+    return alerts
+
+
+def _group_and_render(session, pending: PendingMatch, settings) -> tuple[str, str] | None:
     """Put the match in its incident; return the alert to send (title, body), if any.
 
     The report that opens an incident alerts; one with a material change sends an update;
     other reports join silently. A related item outside any incident alerts as itself."""
-    settings = runtime.scorers[score.profile].profile.incidents
-    report = Report(str(match.id), score.profile, score.label, report_time(item.published, now),
+    item, score, match = pending.item, pending.verdict, pending.match
+    report = Report(str(match.id), score.profile, score.label, pending.when,
                     item.title, item.text, score.evidence())
     grouped = group_report(session, report, settings)
+    match.role = Role.ALONE
+    session.add(match)
     if grouped is None:
         return render_alert(item, score)
     decision, incident = grouped
     match.incident_id = incident.id
-    match.role = "opened" if decision.opened else ("update" if decision.changes else "joined")
-    session.add(match)
+    match.role = Role.OPENED if decision.opened else (Role.UPDATE if decision.changes else Role.JOINED)
     if decision.opened:
         return render_alert(item, score)
     if decision.changes:

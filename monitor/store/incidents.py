@@ -1,12 +1,53 @@
 """Incidents in the database: load the open ones, run the grouping, save the result."""
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 
-from sqlmodel import select
+from sqlalchemy import text
+from sqlmodel import col, select
 
+from ..datatypes import Item, Score
 from ..incidents import Decision, Incident, Report, assign
 from ..profile import IncidentSettings
-from .tables import IncidentRow
+from .tables import Feed, IncidentRow, ItemRow, MatchRow
+
+GROUPING_LOCK = 0x6D6F6E69  # pg_advisory_xact_lock key: one worker groups at a time
+
+
+class Role(StrEnum):
+    """What grouping made of a match. NULL in the database: not grouped yet."""
+
+    OPENED = "opened"  # opened an incident and paged
+    UPDATE = "update"  # joined one and sent its update
+    JOINED = "joined"  # joined one silently, as a source
+    ALONE = "alone"  # in no incident (a related item, or context about an older attack)
+    STORED = "stored"  # a new feed's back catalogue: kept, never grouped
+
+
+@dataclass(frozen=True)
+class PendingMatch:
+    match: MatchRow
+    item: Item
+    verdict: Score
+    when: datetime  # when the report counts as made
+
+
+def pending_matches(session) -> list[PendingMatch]:
+    """Matches stored but not grouped yet, oldest report first, after taking the grouping lock
+    (PostgreSQL; SQLite's write transaction already serialises)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": GROUPING_LOCK})
+    rows = session.exec(select(MatchRow, ItemRow, Feed.name)
+                        .join(ItemRow, col(MatchRow.item_id) == ItemRow.id)
+                        .join(Feed, col(ItemRow.feed_id) == Feed.id)
+                        .where(col(MatchRow.role).is_(None))).all()
+    pending = [PendingMatch(match, Item(feed, row.key, row.url, row.title, row.text, row.published_at),
+                            Score.stored(match.profile, match.label, match.score, match.rule,
+                                         match.evidence, match.layer),
+                            report_time(row.published_at, match.created_at))
+               for match, row, feed in rows]
+    return sorted(pending, key=lambda p: (p.when, p.match.item_id, p.match.id))
 
 MAX_WORDS = 3000  # words kept per incident for similarity
 

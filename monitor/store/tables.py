@@ -53,6 +53,8 @@ class IncidentRow(SQLModel, table=True):
     words: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     entities: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     facts: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    attack_from: datetime | None = None  # the span the attack happened in, as its reports tell
+    attack_to: datetime | None = None
 
 
 class MatchRow(SQLModel, table=True):
@@ -69,7 +71,8 @@ class MatchRow(SQLModel, table=True):
     evidence: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     created_at: datetime = Field(index=True)
     incident_id: int | None = Field(default=None, foreign_key="incident.id", index=True)
-    role: str | None = Field(default=None, max_length=20)  # opened, joined, update
+    role: str | None = Field(default=None, max_length=20, index=True)  # store.incidents.Role; NULL: to group
+    layer: str = Field(default="rules", max_length=20)  # which layer decided the class
 
 
 class OutboxRow(SQLModel, table=True):

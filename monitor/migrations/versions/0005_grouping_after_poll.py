@@ -1,0 +1,37 @@
+"""Grouping after the poll: a match awaits grouping while its role is NULL; incidents keep the
+time span their attack happened in; a match keeps the layer that decided its class.
+
+Revision ID: 0005
+Revises: 0004
+Create Date: 2026-11-30 07:30:00.000000
+"""
+from alembic import op
+import sqlalchemy as sa
+import sqlmodel
+
+
+revision = '0005'
+down_revision = '0004'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table('match', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('layer', sqlmodel.sql.sqltypes.AutoString(length=20),
+                                      nullable=False, server_default='rules'))
+        batch_op.create_index('ix_match_role', ['role'], unique=False)
+    # Before this revision every match was handled when stored: none awaits grouping.
+    op.execute("UPDATE match SET role = 'stored' WHERE role IS NULL")
+    with op.batch_alter_table('incident', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('attack_from', sa.DateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('attack_to', sa.DateTime(timezone=True), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table('incident', schema=None) as batch_op:
+        batch_op.drop_column('attack_to')
+        batch_op.drop_column('attack_from')
+    with op.batch_alter_table('match', schema=None) as batch_op:
+        batch_op.drop_index('ix_match_role')
+        batch_op.drop_column('layer')
