@@ -43,7 +43,8 @@ def backtest(engine: Engine, scorer: ProfileScorer, since: datetime) -> list[Out
     by_id = {item.id: (item, feed, stored) for item, feed, stored in rows}
     reports = [Report(str(item_id), scorer.profile.name, verdict.label,
                       report_time(by_id[item_id][0].published_at, by_id[item_id][0].fetched_at),
-                      by_id[item_id][0].title, by_id[item_id][0].text, verdict.evidence())
+                      by_id[item_id][0].title, by_id[item_id][0].text, verdict.evidence(),
+                      verdict.evidence(headline_only=True))
                for item_id, verdict in verdicts.items()]
     numbers: dict[int, int] = {}
     outcomes = []

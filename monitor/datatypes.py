@@ -76,14 +76,17 @@ class Score:
         negatives = tuple(Hit("-negative", term, 0, 0, 0) for term in evidence.get("negative", ()))
         return cls(profile, label, score, rule, hits, negatives, layer)
 
-    def evidence(self) -> dict[str, list[str]]:
-        """Matched terms per group (negatives under "-negative"), in first-seen order."""
+    def evidence(self, headline_only: bool = False) -> dict[str, list[str]]:
+        """Matched terms per group (negatives under "negative"), in first-seen order; with
+        `headline_only`, those of the first sentence (the headline) alone."""
         grouped: dict[str, list[str]] = {}
         for hit in self.hits:
+            if headline_only and hit.sentence != 0:
+                continue
             terms = grouped.setdefault(hit.group, [])
             if hit.term not in terms:
                 terms.append(hit.term)
-        for hit in self.negatives:
+        for hit in () if headline_only else self.negatives:
             terms = grouped.setdefault("negative", [])
             if hit.term not in terms:
                 terms.append(hit.term)

@@ -179,7 +179,7 @@ def grouped_pages(matched: list[tuple[LabelledItem, Score]], settings: IncidentS
     """Group matched items in published order in memory, as the daemon does after a poll.
     Returns the pages, item -> opener of the incident it joined, and item -> incident number."""
     reports = [Report(item.id, verdict.profile, verdict.label, _when(item.published), item.title,
-                      item.text, verdict.evidence())
+                      item.text, verdict.evidence(), verdict.evidence(headline_only=True))
                for item, verdict in matched if verdict.label != "none"]
     pages, joined, clusters, openers = [], {}, {}, {}
     for report, decision in replay(reports, settings):
@@ -217,8 +217,8 @@ def _when(published: str | None) -> datetime:
         when = datetime.fromisoformat(published) if published else None
     except ValueError:
         when = None
-    if when is None:
-        return datetime.min.replace(tzinfo=timezone.utc)
+    if when is None:  # undated items are grouped as if all made at one time
+        return datetime(1970, 1, 1, tzinfo=timezone.utc)
     return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
 
 

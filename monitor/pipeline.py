@@ -3,8 +3,9 @@ classify -> store items and matches in one transaction per feed; then, once ever
 poll is stored, group the new matches into incidents and write the outbox rows in one
 transaction.
 
-Grouping after the whole poll, in published order across feeds, makes the pages independent of
-which feed answered first. A match stored but not yet grouped (role NULL) is picked up by the
+Grouping after the poll, in published order across feeds, makes the pages independent of which
+feed answered first (of those that answer within GROUP_AFTER seconds: a slow feed does not hold
+back the pages of the others longer than that). A match stored but not yet grouped (role NULL) is picked up by the
 next poll's grouping if the process dies in between, so no alert is lost.
 
 `poll` is the single code path of `monitor poll`, the daemon's tick, the demo and the replay.
@@ -36,6 +37,7 @@ from .store.queries import (ClaimedFeed, claim_feeds, known_keys, known_urls, ma
                             record_feed_error, sync_feeds)
 
 log = logging.getLogger("monitor.poll")
+GROUP_AFTER = 5.0  # seconds a poll waits for slow feeds before grouping what has arrived
 
 
 
@@ -65,17 +67,30 @@ async def poll_async(runtime: Runtime, feed_names: list[str] | None = None, due_
     feeds = [f for f in config.feeds if feed_names is None or f.name in feed_names]
     sync_feeds(runtime.engine, [(f.name, f.url) for f in feeds], now)
     claims = {c.state.name: c for c in claim_feeds(runtime.engine, [f.name for f in feeds], now, due_only)}
-    outcomes = []
-    async for state, result in fetch_all([c.state for c in claims.values()], config.fetch):
-        if stop is not None and stop.is_set():
-            break  # unprocessed claims expire after their lease and are polled again
-        outcomes.append(process_fetch(runtime, claims[state.name], result))
-    return finish_poll(runtime, outcomes)
+    outcomes, alerts = [], Counter()
+    waiting = asyncio.create_task(_group_while_slow_feeds_answer(runtime, alerts))
+    try:
+        async for state, result in fetch_all([c.state for c in claims.values()], config.fetch):
+            if stop is not None and stop.is_set():
+                break  # unprocessed claims expire after their lease and are polled again
+            outcomes.append(process_fetch(runtime, claims[state.name], result))
+    finally:
+        waiting.cancel()
+    return finish_poll(runtime, outcomes, alerts)
 
 
-def finish_poll(runtime: Runtime, outcomes: list[PollOutcome]) -> list[PollOutcome]:
+async def _group_while_slow_feeds_answer(runtime: Runtime, alerts: Counter) -> None:
+    """Feeds that answer within GROUP_AFTER seconds are grouped together, in published order;
+    what a slow feed keeps waiting is grouped then, and every GROUP_AFTER seconds after."""
+    while True:
+        await asyncio.sleep(GROUP_AFTER)
+        alerts.update(group_pending(runtime))
+
+
+def finish_poll(runtime: Runtime, outcomes: list[PollOutcome], alerts: Counter | None = None
+                ) -> list[PollOutcome]:
     """Group what the poll stored and log each feed's outcome with the alerts it led to."""
-    alerts = group_pending(runtime)
+    alerts = (alerts or Counter()) + group_pending(runtime)
     outcomes = [replace(o, alerts=alerts.get(o.feed_name, 0)) for o in outcomes]
     for outcome in outcomes:
         _log_outcome(outcome)
@@ -164,7 +179,8 @@ def _store_match(session, feed_id: int, item: Item, verdicts: list[Score], now: 
     session.flush()
     session.add_all([MatchRow(item_id=row.id, profile=score.profile, label=score.label,
                               score=score.score, rule=score.rule, evidence=score.evidence(),
-                              layer=score.layer, created_at=now,
+                              headline=score.evidence(headline_only=True), layer=score.layer,
+                              created_at=now,
                               role=None if alert else Role.STORED)
                      for score in verdicts])
     return len(verdicts)
@@ -195,15 +211,16 @@ def _group_and_render(session, pending: PendingMatch, settings) -> tuple[str, st
     """Put the match in its incident; return the alert to send (title, body), if any.
 
     The report that opens an incident alerts; one with a material change sends an update;
-    other reports join silently. A related item outside any incident alerts as itself."""
+    other reports join silently. A related item outside any incident alerts as itself (where a
+    route takes related items); an incident-class report left as context does not."""
     item, score, match = pending.item, pending.verdict, pending.match
     report = Report(str(match.id), score.profile, score.label, pending.when,
-                    item.title, item.text, score.evidence())
+                    item.title, item.text, score.evidence(), match.headline)
     grouped = group_report(session, report, settings)
     match.role = Role.ALONE
     session.add(match)
-    if grouped is None:
-        return render_alert(item, score)
+    if grouped is None:  # context about an earlier attack never pages; a related item may
+        return render_alert(item, score) if score.label != "incident" else None
     decision, incident = grouped
     match.incident_id = incident.id
     match.role = Role.OPENED if decision.opened else (Role.UPDATE if decision.changes else Role.JOINED)

@@ -139,18 +139,28 @@ class IncidentSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    window_hours: float = Field(default=72.0, gt=0, description="A report joins an incident whose "
-                                "last report is at most this old")
+    window_hours: float = Field(default=48.0, gt=0, description="A report joins an incident opened "
+                                "at most this long before it; then the incident closes")
     entity_groups: tuple[str, ...] = Field(default=(), description="Groups naming where it happened, "
-                                           "most specific first; different names keep incidents apart")
+                                           "most specific first (e.g. facility, city, country); "
+                                           "different names keep incidents apart")
     detail_groups: tuple[str, ...] = Field(default=(), description="Groups whose terms tell two "
                                            "incidents apart (e.g. the weapon)")
     material: dict[str, str] = Field(default_factory=dict, description="Change name -> group; its first "
                                      "appearance in an incident sends one update")
     followup_group: str | None = Field(default=None, description="Group whose hit marks a report as "
-                                       "a follow-up of an earlier attack")
-    followup_window_hours: float = Field(default=720.0, gt=0, description="How old an incident a "
-                                         "follow-up may still join")
+                                       "a follow-up of an earlier attack: it joins, never opens")
+    lookback_group: str | None = Field(default=None, description="Group whose hit says a report may "
+                                       "look back at an earlier attack (\"after the attack\"): it "
+                                       "joins one if it can, else counts as a first report")
+    followup_window_hours: float = Field(default=168.0, gt=0, description="How long after its opening "
+                                         "an incident takes follow-ups")
+    followup_after_hours: float = Field(default=36.0, gt=0, description="A report whose own words place "
+                                        "the attack this long before it is a follow-up")
+    new_attack_group: str | None = Field(default=None, description="Group whose hit says the report is "
+                                         "of another attack (\"a second attack\", \"again\")")
+    new_attack_hours: float = Field(default=12.0, gt=0, description="...which then joins only an "
+                                    "incident opened this recently, or one whose day it names")
     join_threshold: float = Field(default=0.4, ge=0.0, le=2.0)
     max_updates: int = Field(default=1, ge=0)
 
@@ -184,7 +194,8 @@ class Profile(BaseModel):
                                  f"known: {sorted(self.groups)}")
         settings = self.incidents
         named = [*settings.entity_groups, *settings.detail_groups, *settings.material.values(),
-                 *([settings.followup_group] if settings.followup_group else [])]
+                 *(g for g in (settings.followup_group, settings.lookback_group,
+                              settings.new_attack_group) if g)]
         unknown = sorted({g for g in named if g not in self.groups})
         if unknown:
             raise ValueError(f"incidents: unknown group(s) {unknown}; known: {sorted(self.groups)}")

@@ -8,6 +8,7 @@ behave as they did then. Nothing is sent: the outbox rows written are the pages 
 have received (incidents go to the log channel, as with a watchlist without routes).
 """
 
+import logging
 import tempfile
 import time
 from collections import defaultdict
@@ -65,6 +66,9 @@ def replay_archive(path: Path, profiles: dict[str, Profile], profiles_path: Path
              "source": None, "profiles": profiles, "profiles_path": profiles_path},
             context={"internal": True})
         engine = open_database(config.database)
+        poll_log = logging.getLogger("monitor.poll")
+        level = poll_log.level
+        poll_log.setLevel(logging.WARNING)  # a line per feed and day says nothing here
         try:
             runtime = Runtime(config, engine)
             for day in sorted(by_day):
@@ -73,6 +77,7 @@ def replay_archive(path: Path, profiles: dict[str, Profile], profiles_path: Path
                     progress(sum(len(v) for v in by_day[day].values()))
             pages, joined = _pages(engine)
         finally:
+            poll_log.setLevel(level)
             engine.dispose()
     replayed = [ReplayedPage(items[p.item].published[:10], p.kind, items[p.headline].title,
                              items[p.item], items[p.headline]) for p in pages]

@@ -13,7 +13,7 @@ PROFILES = ROOT / "config" / "profiles"
 SHARED = ROOT.parent / "shared"
 
 INCIDENT = {"title": "Rocket attack hits US base in eastern Syria, no casualties",
-            "text": "Several rockets struck a base housing US troops near Deir ez-Zor on Sunday, "
+            "text": "Several rockets struck a base housing US troops near Deir ez-Zor on Wednesday, "
                     "a coalition spokesman said."}
 INCIDENT_2 = {"title": "Drone attack on Ain al-Asad air base in Iraq wounds two US troops",
               "text": "An explosive-laden drone hit the base in Anbar province overnight."}

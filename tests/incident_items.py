@@ -2,7 +2,7 @@
 
 INCIDENTS = [
     {"title": "Rocket attack hits US base in eastern Syria, no casualties",
-     "text": "Several rockets struck a base housing US troops near Deir ez-Zor on Sunday, a coalition "
+     "text": "Several rockets struck a base housing US troops near Deir ez-Zor on Wednesday, a coalition "
              "spokesman said."},
     {"title": "Drone attack on Ain al-Asad air base in Iraq wounds two US troops",
      "text": "An explosive-laden drone hit the base in Anbar province overnight."},

@@ -7,7 +7,7 @@ from typer.testing import CliRunner
 
 from conftest import PROFILES
 from monitor.cli import app
-from monitor.incidents import Report, assign, bcubed
+from monitor.incidents import Report, assign, bcubed, replay
 from monitor.learned import ProfileScorer
 from monitor.profile import load_profile
 
@@ -20,7 +20,7 @@ START = datetime(2024, 1, 17, 6, 0, tzinfo=timezone.utc)
 def _report(title, text="", hours=0.0):
     verdict = SCORER.score(title, text)
     return Report(title, PROFILE.name, verdict.label, START + timedelta(hours=hours), title, text,
-                  verdict.evidence())
+                  verdict.evidence(), verdict.evidence(headline_only=True))
 
 
 def _group(reports):
@@ -113,3 +113,73 @@ def test_eval_reports_incident_grouping(tmp_path):
     assert grouping == {"events": 2, "alerts": 2, "incidents": 2, "alerts_per_event": 1.0,
                         "bcubed_precision": 1.0, "bcubed_recall": 1.0, "bcubed_f1": 1.0,
                         "grouped_items": 3}
+
+
+def test_an_incident_is_one_attack_a_new_attack_at_the_same_base_pages_again():
+    new_attack = ("Three US troops wounded in new drone attack on Ain al-Asad air base",
+                  "A drone struck Ain al-Asad air base in Anbar province on Saturday, wounding three.")
+    indexes, alerts = _group([_report(*ASAD_1), _report(*ASAD_2, hours=3),
+                              _report(*new_attack, hours=24 * 10)])
+    assert indexes == [0, 0, 1]
+    assert alerts == [("open", ASAD_1[0]), ("open", new_attack[0])]  # a page, not an [UPDATE]
+
+
+def test_the_same_base_on_two_named_days_is_two_attacks():
+    tuesday = ("Rockets fired at Ain al-Asad air base on Tuesday night",
+               "Two rockets hit Ain al-Asad air base in Anbar late on Tuesday, officials said.")
+    indexes, alerts = _group([_report(*tuesday), _report(*ASAD_1, hours=2)])
+    assert indexes == [0, 1] and len(alerts) == 2
+
+
+def test_an_incident_takes_follow_ups_for_a_bounded_time_from_its_opening():
+    follow_up = ("Pentagon: troops diagnosed with brain injuries after Ain al-Asad drone attack",
+                 "Several service members at Ain al-Asad air base were diagnosed with concussions.")
+    joined, alerts = _group([_report(*ASAD_1), _report(*follow_up, hours=24 * 4)])
+    assert joined == [0, 0] and alerts[0] == ("open", ASAD_1[0])
+    late, alerts = _group([_report(*ASAD_1), _report(*follow_up, hours=24 * 8)])
+    assert late == [0, None] and alerts == [("open", ASAD_1[0])]  # context: no page, no join
+
+
+def test_a_follow_up_naming_no_place_joins_only_the_single_open_incident_it_can_be():
+    follow_up = ("Pentagon: two troops diagnosed with brain injuries after drone attack",
+                 "Two US service members in Iraq were diagnosed with concussions after the drone "
+                 "attack on their base on Wednesday, officials said.")
+    alone, _ = _group([_report(*ASAD_1), _report(*follow_up, hours=6)])
+    assert alone == [0, 0]
+    erbil_drone = ("Drone attack on Erbil air base in Iraq, no injuries",
+                   "An explosive drone targeted the base at Erbil airport on Wednesday.")
+    two_open, _ = _group([_report(*ASAD_1), _report(*erbil_drone, hours=1), _report(*follow_up, hours=6)])
+    assert two_open == [0, 1, None]
+
+
+def test_a_report_naming_another_base_never_joins():
+    indexes, alerts = _group([_report(*ASAD_1), _report(*ERBIL, hours=1)])
+    assert indexes == [0, 1] and len(alerts) == 2
+
+
+def test_generic_news_never_opens_an_incident():
+    for title, text in [
+        ("US forces attacked 40 times since mid-October, Pentagon says",
+         "US troops in Iraq and Syria have come under rocket and drone attack at least 40 times."),
+        ("Iraq condemns attacks on bases hosting US forces",
+         "The government condemned the recent attacks on bases hosting US troops in Iraq."),
+        ("Analysis: why militias keep firing rockets at US bases in Iraq and Syria",
+         "The attacks on US troops test the administration's deterrence strategy."),
+    ]:
+        report = _report(title, text)
+        assert report.label != "incident", title
+        assert assign(report, [], SETTINGS) is None, title
+
+
+def test_negated_casualties_are_not_a_casualty_update():
+    unhurt = ("Drone attack on Ain al-Asad: no American personnel were hurt",
+              "The drone hit Ain al-Asad air base in Anbar on Wednesday; no US personnel were hurt.")
+    _, alerts = _group([_report(*ASAD_1), _report(*unhurt, hours=2)])
+    assert alerts == [("open", ASAD_1[0])]
+
+
+def test_grouping_does_not_depend_on_the_order_reports_arrive_in():
+    reports = [_report(*ASAD_1), _report(*ASAD_2, hours=3), _report(*ERBIL, hours=2)]
+    forward = [(r.key, d.opened) for r, d in replay(reports, SETTINGS)]
+    backward = [(r.key, d.opened) for r, d in replay(list(reversed(reports)), SETTINGS)]
+    assert forward == backward

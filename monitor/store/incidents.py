@@ -7,6 +7,7 @@ from enum import StrEnum
 from sqlalchemy import text
 from sqlmodel import col, select
 
+from ..attackday import Span
 from ..datatypes import Item, Score
 from ..incidents import Decision, Incident, Report, assign
 from ..profile import IncidentSettings
@@ -54,10 +55,10 @@ MAX_WORDS = 3000  # words kept per incident for similarity
 
 def group_report(session, report: Report, settings: IncidentSettings) -> tuple[Decision, IncidentRow] | None:
     """Assign the report to an open incident of its profile, or open one; persist the change."""
-    hours = max(settings.window_hours, settings.followup_window_hours if settings.followup_group else 0)
+    hours = max(settings.window_hours, settings.followup_window_hours)
     rows = list(session.exec(select(IncidentRow).where(
         IncidentRow.profile == report.profile,
-        IncidentRow.last_at >= report.when - timedelta(hours=hours))))
+        IncidentRow.opened_at >= report.when - timedelta(hours=hours))))
     incidents = [_incident(row) for row in rows]
     decision = assign(report, incidents, settings)
     if decision is None:
@@ -70,9 +71,12 @@ def group_report(session, report: Report, settings: IncidentSettings) -> tuple[D
 
 
 def _incident(row: IncidentRow) -> Incident:
+    span = Span(row.attack_from, row.attack_to) if row.attack_from and row.attack_to else None
+    if span is not None and row.attack_exact:
+        span = Span(span.start, span.end, exact=True)
     return Incident(row.profile, row.opened_at, row.last_at, row.title, set(row.words),
                     {group: set(terms) for group, terms in row.entities.items()}, set(row.facts),
-                    row.sources, row.updates, row.id)
+                    row.sources, row.updates, row.id, span)
 
 
 def _copy(incident: Incident, row: IncidentRow) -> None:
@@ -82,6 +86,9 @@ def _copy(incident: Incident, row: IncidentRow) -> None:
     row.words = sorted(incident.words)[:MAX_WORDS]
     row.entities = {group: sorted(terms) for group, terms in incident.entities.items()}
     row.facts = sorted(incident.facts)
+    if incident.span is not None:
+        row.attack_from, row.attack_to = incident.span.start, incident.span.end
+        row.attack_exact = incident.span.exact
 
 
 def report_time(published: datetime | None, now: datetime) -> datetime:

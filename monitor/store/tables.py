@@ -46,7 +46,7 @@ class IncidentRow(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     profile: str = Field(max_length=200, index=True)
     title: str = Field(sa_column=Column(Text, nullable=False))
-    opened_at: datetime
+    opened_at: datetime = Field(index=True)
     last_at: datetime = Field(index=True)
     sources: int = 1
     updates: int = 0
@@ -55,6 +55,7 @@ class IncidentRow(SQLModel, table=True):
     facts: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     attack_from: datetime | None = None  # the span the attack happened in, as its reports tell
     attack_to: datetime | None = None
+    attack_exact: bool = False  # a report named the day
 
 
 class MatchRow(SQLModel, table=True):
@@ -73,6 +74,8 @@ class MatchRow(SQLModel, table=True):
     incident_id: int | None = Field(default=None, foreign_key="incident.id", index=True)
     role: str | None = Field(default=None, max_length=20, index=True)  # store.incidents.Role; NULL: to group
     layer: str = Field(default="rules", max_length=20)  # which layer decided the class
+    headline: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False,
+                                                                  server_default="{}"))  # its evidence
 
 
 class OutboxRow(SQLModel, table=True):
