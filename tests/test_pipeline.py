@@ -1,6 +1,6 @@
 """The poll path against a real HTTP server on 127.0.0.1 and a real database."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 from sqlmodel import Session, select
 
@@ -261,3 +261,49 @@ def test_an_overlong_link_is_dropped_not_fatal(feed_server, write_watchlist, mak
     assert outcome.status == "ok" and outcome.new_items == 1
     [item] = _rows(runtime, ItemRow)
     assert item.url is None and _feed_row(runtime, "a").etag is None
+
+
+INCIDENT_PUBLISHED = datetime(2024, 1, 17, 6, 0, tzinfo=timezone.utc)  # a Wednesday
+ASAD_EARLY = {"title": "Drone attack on Ain al-Asad air base in Iraq wounds two US troops",
+              "text": "An explosive-laden drone hit the base in Anbar province on Wednesday.",
+              "published": INCIDENT_PUBLISHED}
+ASAD_LATE = {"title": "Drone hits Ain al-Assad base housing US forces in western Iraq",
+             "text": "The one-way drone struck the air base in Anbar early Wednesday, officials said.",
+             "published": INCIDENT_PUBLISHED + timedelta(hours=2)}
+
+
+def test_pages_do_not_depend_on_which_feed_answers_first(feed_server, write_watchlist, make_runtime):
+    """The earlier report opens the incident even when its feed answers last."""
+    feed_server.routes["/slow.xml"] = Route(rss(_items(ASAD_EARLY)), delay=1.0)
+    feed_server.routes["/fast.xml"] = Route(rss([dict(ASAD_LATE, guid="late",
+                                                      link="https://other.example/late")]))
+    path = write_watchlist(feeds=[_feed(feed_server, "slow", "/slow.xml"),
+                                  _feed(feed_server, "fast", "/fast.xml")], first_poll_alerts=True)
+    runtime = make_runtime(path)
+    outcomes = {o.feed_name: o for o in poll(runtime)}
+    assert (outcomes["slow"].alerts, outcomes["fast"].alerts) == (1, 0)
+    [alert] = _rows(runtime, OutboxRow)
+    assert ASAD_EARLY["title"] in alert.title
+    roles = sorted(m.role for m in _rows(runtime, MatchRow))
+    assert roles == ["joined", "opened"]
+
+
+def test_matches_left_ungrouped_by_a_crash_are_grouped_by_the_next_poll(feed_server, write_watchlist,
+                                                                        make_runtime):
+    from monitor.pipeline import process_fetch
+    from monitor.store.queries import claim_feeds, sync_feeds
+    from monitor.datatypes import FetchResult
+    body = rss(_items(ASAD_EARLY))
+    feed_server.routes["/a.xml"] = Route(body)
+    runtime = make_runtime(write_watchlist(feeds=[_feed(feed_server, "a", "/a.xml")],
+                                           first_poll_alerts=True))
+    now = runtime.clock()
+    sync_feeds(runtime.engine, [("a", feed_server.url("/a.xml"))], now)
+    [claim] = claim_feeds(runtime.engine, ["a"], now, due_only=False)
+    process_fetch(runtime, claim, FetchResult("a", 200, body, None, None, "application/rss+xml",
+                                              feed_server.url("/a.xml")))
+    # the process dies here: the match is stored, not grouped, no outbox row yet
+    assert [m.role for m in _rows(runtime, MatchRow)] == [None] and not _rows(runtime, OutboxRow)
+    poll(runtime)  # nothing new in the feed; the pending match is grouped and alerts once
+    assert [m.role for m in _rows(runtime, MatchRow)] == ["opened"]
+    assert len(_rows(runtime, OutboxRow)) == 1
