@@ -5,8 +5,9 @@ transaction.
 
 Grouping after the poll, in published order across feeds, makes the pages independent of which
 feed answered first (of those that answer within GROUP_AFTER seconds: a slow feed does not hold
-back the pages of the others longer than that). A match stored but not yet grouped (role NULL) is picked up by the
-next poll's grouping if the process dies in between, so no alert is lost.
+back the pages of the others longer than that). A match stored but not yet grouped (role NULL)
+is picked up by the next poll's grouping if the process dies or the database fails in between,
+so no alert is lost.
 
 `poll` is the single code path of `monitor poll`, the daemon's tick, the demo and the replay.
 """
@@ -84,13 +85,13 @@ async def _group_while_slow_feeds_answer(runtime: Runtime, alerts: Counter) -> N
     what a slow feed keeps waiting is grouped then, and every GROUP_AFTER seconds after."""
     while True:
         await asyncio.sleep(GROUP_AFTER)
-        alerts.update(group_pending(runtime))
+        alerts.update(_group_or_leave_pending(runtime))
 
 
 def finish_poll(runtime: Runtime, outcomes: list[PollOutcome], alerts: Counter | None = None
                 ) -> list[PollOutcome]:
     """Group what the poll stored and log each feed's outcome with the alerts it led to."""
-    alerts = (alerts or Counter()) + group_pending(runtime)
+    alerts = (alerts or Counter()) + _group_or_leave_pending(runtime)
     outcomes = [replace(o, alerts=alerts.get(o.feed_name, 0)) for o in outcomes]
     for outcome in outcomes:
         _log_outcome(outcome)
@@ -184,6 +185,14 @@ def _store_match(session, feed_id: int, item: Item, verdicts: list[Score], now: 
                               role=None if alert else Role.STORED)
                      for score in verdicts])
     return len(verdicts)
+
+
+def _group_or_leave_pending(runtime: Runtime) -> Counter:
+    try:
+        return group_pending(runtime)
+    except Exception:  # rolled back: the matches stay pending for the next poll's grouping
+        log.exception("grouping the poll's matches failed; they are grouped at the next poll")
+        return Counter()
 
 
 def group_pending(runtime: Runtime) -> Counter:
