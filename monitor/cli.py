@@ -152,12 +152,18 @@ def _profiles_for_scoring(config: Path) -> tuple[dict, Path]:
         _fail(str(exc))
 
 
-def _scorers(config: Path, only: str | None = None) -> dict[str, ProfileScorer]:
+def _chosen_profiles(config: Path, only: str | None = None) -> tuple[dict, Path]:
+    """The profiles to use (all, or the one named by --profile) and their folder."""
     profiles, directory = _profiles_for_scoring(config)
     if only:
         if only not in profiles:
             _fail(f"unknown profile {only!r}; known: {', '.join(sorted(profiles)) or 'none'}")
         profiles = {only: profiles[only]}
+    return profiles, directory
+
+
+def _scorers(config: Path, only: str | None = None) -> dict[str, ProfileScorer]:
+    profiles, directory = _chosen_profiles(config, only)
     try:
         return load_scorers(profiles, directory)
     except ConfigError as exc:
@@ -344,11 +350,7 @@ def replay_command(file: Annotated[Path, typer.Argument(help="Archive: JSON Line
                    config: ConfigOption = DEFAULT_CONFIG) -> None:
     """Replay a past period day by day through the poll path: the pages it would have sent."""
     from .replay import format_replay, replay_archive, replay_json
-    profiles, directory = _profiles_for_scoring(config)
-    if profile:
-        if profile not in profiles:
-            _fail(f"unknown profile {profile!r}; known: {', '.join(sorted(profiles)) or 'none'}")
-        profiles = {profile: profiles[profile]}
+    profiles, directory = _chosen_profiles(config, profile)
     try:
         if sys.stderr.isatty() and not as_json:
             total = sum(1 for _ in read_labelled(file, require_label=False))
