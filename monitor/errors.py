@@ -4,9 +4,17 @@ MonitorError
  ├── ConfigError        a watchlist or profile file is invalid (file, line, field)
  ├── InputError         a file given on the command line is unreadable (file:line, problem)
  ├── FeedError          a feed could not be fetched or parsed (feed name, reason)
- │    ├── FetchError
- │    └── ParseError
+ │    ├── FetchError    the HTTP exchange failed (connection refused, DNS, ...)
+ │    │    ├── FetchTimeout
+ │    │    ├── StatusError       an error status; `status`, and `retry_after` when it said
+ │    │    ├── BodyTooLarge
+ │    │    └── TooManyRedirects
+ │    └── ParseError    the body is no feed we read
+ │         ├── Refused           hostile XML (entity expansion, external entities)
+ │         └── NotAFeed          empty, HTML, JSON or broken XML
  └── ChannelError       an alert channel refused or failed (channel name, reason; no secrets)
+
+Callers test the kind (`isinstance`) and read attributes, never the message text.
 """
 
 
@@ -33,12 +41,36 @@ class FeedError(MonitorError):
 
 
 class FetchError(FeedError):
-    def __init__(self, message: str, retry_after: float | None = None):
-        self.retry_after = retry_after
+    pass
+
+
+class FetchTimeout(FetchError):
+    pass
+
+
+class StatusError(FetchError):
+    def __init__(self, message: str, status: int, retry_after: float | None = None):
+        self.status, self.retry_after = status, retry_after
         super().__init__(message)
 
 
+class BodyTooLarge(FetchError):
+    pass
+
+
+class TooManyRedirects(FetchError):
+    pass
+
+
 class ParseError(FeedError):
+    pass
+
+
+class Refused(ParseError):
+    pass
+
+
+class NotAFeed(ParseError):
     pass
 
 

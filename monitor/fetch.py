@@ -14,7 +14,7 @@ import httpx
 
 from .config import FetchConfig
 from .datatypes import FeedState, FetchResult
-from .errors import FetchError
+from .errors import BodyTooLarge, FetchError, FetchTimeout, StatusError, TooManyRedirects
 
 _RETRYABLE_WITH_HINT = {429, 503}
 
@@ -36,11 +36,11 @@ async def fetch_feed(client: httpx.AsyncClient, feed: FeedState, settings: Fetch
         async with asyncio.timeout(settings.total_timeout):
             return await _get(client, feed, settings)
     except TimeoutError:
-        raise FetchError(f"timed out after {settings.total_timeout:g}s") from None
+        raise FetchTimeout(f"timed out after {settings.total_timeout:g}s") from None
     except httpx.TooManyRedirects:
-        raise FetchError(f"more than {settings.max_redirects} redirects") from None
+        raise TooManyRedirects(f"more than {settings.max_redirects} redirects") from None
     except httpx.TimeoutException as exc:
-        raise FetchError(f"timed out ({type(exc).__name__})") from None
+        raise FetchTimeout(f"timed out ({type(exc).__name__})") from None
     except httpx.HTTPError as exc:
         raise FetchError(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__) from None
 
@@ -58,18 +58,18 @@ async def _get(client: httpx.AsyncClient, feed: FeedState, settings: FetchConfig
             retry_after = None
             if response.status_code in _RETRYABLE_WITH_HINT:
                 retry_after = parse_retry_after(response.headers.get("Retry-After"))
-            raise FetchError(f"HTTP {response.status_code} {response.reason_phrase}".strip(),
-                             retry_after=retry_after)
+            raise StatusError(f"HTTP {response.status_code} {response.reason_phrase}".strip(),
+                              response.status_code, retry_after)
         if response.status_code != 200:
-            raise FetchError(f"unexpected HTTP {response.status_code}")
+            raise StatusError(f"unexpected HTTP {response.status_code}", response.status_code)
         declared = response.headers.get("Content-Length", "")
         if declared.isdigit() and int(declared) > settings.max_bytes:
-            raise FetchError(f"body of {int(declared)} bytes exceeds the {settings.max_bytes}-byte cap")
+            raise BodyTooLarge(f"body of {int(declared)} bytes exceeds the {settings.max_bytes}-byte cap")
         chunks, size = [], 0
         async for chunk in response.aiter_bytes():  # decompressed: the cap also stops gzip bombs
             size += len(chunk)
             if size > settings.max_bytes:
-                raise FetchError(f"body exceeds the {settings.max_bytes}-byte cap")
+                raise BodyTooLarge(f"body exceeds the {settings.max_bytes}-byte cap")
             chunks.append(chunk)
         return _result(feed, response, b"".join(chunks))
 

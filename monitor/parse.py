@@ -19,7 +19,7 @@ import feedparser
 from feedparser.encodings import convert_to_utf8
 
 from .datatypes import Item
-from .errors import ParseError
+from .errors import NotAFeed, Refused
 from .text import html_to_text
 
 MAX_ENTITY_EXPANSION = 100_000  # characters that declared entities may add to a document
@@ -36,9 +36,9 @@ _TRACKING = re.compile(r"^(utm_.*|fbclid|gclid|dclid|msclkid|mc_cid|mc_eid|ocid|
 
 
 def parse_feed(body: bytes, feed_name: str, url: str = "", content_type: str | None = None) -> list[Item]:
-    """Parse a feed body into Items. Raises ParseError if it is hostile or not a feed."""
+    """Parse a feed body into Items. Raises Refused (hostile) or NotAFeed (a ParseError each)."""
     if not body or not body.strip():
-        raise ParseError("not a readable feed: the body is empty")
+        raise NotAFeed("not a readable feed: the body is empty")
     headers = _response_headers(url, content_type)
     check_entities(body, headers)
     try:
@@ -48,12 +48,12 @@ def parse_feed(body: bytes, feed_name: str, url: str = "", content_type: str | N
         parsed = feedparser.parse(io.BytesIO(body), response_headers=headers, sanitize_html=False,
                                   resolve_relative_uris=False)
     except Exception as exc:  # feedparser raises from deep inside its parsers on odd input
-        raise ParseError(f"feedparser failed: {type(exc).__name__}: {exc}") from None
+        raise NotAFeed(f"feedparser failed: {type(exc).__name__}: {exc}") from None
     if not parsed.entries and not parsed.feed.get("title") and (parsed.bozo or not parsed.version):
         if body.lstrip()[:1] in (b"{", b"["):
-            raise ParseError("not a readable feed: JSON (JSON Feed is not supported, only RSS/Atom/RDF)")
+            raise NotAFeed("not a readable feed: JSON (JSON Feed is not supported, only RSS/Atom/RDF)")
         reason = parsed.get("bozo_exception")
-        raise ParseError(f"not a readable feed: {_short(reason)}" if reason else
+        raise NotAFeed(f"not a readable feed: {_short(reason)}" if reason else
                          "not a feed: no RSS, Atom or RDF feed element (an HTML page or other XML?)")
     items, seen = [], set()
     for entry in parsed.entries:
@@ -87,17 +87,17 @@ def check_entities(body: bytes, headers: dict[str, str] | None = None) -> None:
     for match in _ENTITY_DECL.finditer(text):
         parameter, name, kind, value = match[1], match[2], match[3], match[5]
         if parameter:
-            raise ParseError(f"refused: DTD declares parameter entity %{name}")
+            raise Refused(f"refused: DTD declares parameter entity %{name}")
         if kind.upper() in ("SYSTEM", "PUBLIC"):
-            raise ParseError(f"refused: DTD declares external entity &{name}; (it could read files or the network)")
+            raise Refused(f"refused: DTD declares external entity &{name}; (it could read files or the network)")
         if "&" in _CHAR_REF.sub("", value) or "%" in value:  # &#160; is fine, &other; is not
-            raise ParseError(f"refused: entity &{name}; refers to other entities (expansion attack)")
+            raise Refused(f"refused: entity &{name}; refers to other entities (expansion attack)")
         budget += len(value) * references[name]
         if budget > MAX_ENTITY_EXPANSION:
-            raise ParseError(f"refused: entity declarations would expand the feed by more than "
+            raise Refused(f"refused: entity declarations would expand the feed by more than "
                              f"{MAX_ENTITY_EXPANSION} characters (expansion attack)")
     if len(_ENTITY_DECL.findall(text)) != text.upper().count("<!ENTITY"):
-        raise ParseError("refused: DTD has an entity declaration that cannot be checked")
+        raise Refused("refused: DTD has an entity declaration that cannot be checked")
 
 
 def _decode_for_scan(body: bytes, headers: dict[str, str] | None = None) -> str:

@@ -25,7 +25,7 @@ from sqlalchemy.engine import Engine
 
 from .config import Config
 from .datatypes import FetchResult, Item, PollOutcome, Score
-from .errors import FetchError, ParseError
+from .errors import FetchError, ParseError, StatusError
 from .fetch import fetch_all
 from .learned import ProfileScorer, load_scorers
 from .incidents import Report
@@ -108,7 +108,7 @@ def process_fetch(runtime: Runtime, claim: ClaimedFeed, result: FetchResult | Fe
         items = [] if result.not_modified else parse_feed(result.body, claim.state.name,
                                                           result.final_url, result.content_type)
     except (FetchError, ParseError) as exc:
-        retry_after = getattr(exc, "retry_after", None)
+        retry_after = exc.retry_after if isinstance(exc, StatusError) else None
         record_feed_error(runtime.engine, claim.id, str(exc), now, interval,
                           config.fetch.max_backoff, retry_after)
         return PollOutcome(claim.state.name, "error", error=str(exc))

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.errors import ParseError
+from monitor.errors import NotAFeed, ParseError, Refused
 from monitor.parse import canonical_url, item_key, parse_feed
 
 TAG = re.compile(r"<\s*/?\s*[A-Za-z!?][^>]*>")
@@ -115,6 +115,7 @@ def test_external_entity_is_refused_and_touches_nothing(trap, declaration, encod
     with pytest.raises(ParseError) as caught:
         _assert_nothing_leaked(parse_feed(body.encode(encoding), "hostile", url=f"{base}/feed.xml"))
     message = str(caught.value)
+    assert isinstance(caught.value, Refused)
     assert message.startswith("refused:") and ("external" in message or "parameter" in message)
     assert requests == [], "the parser reached the network"
 
@@ -308,7 +309,7 @@ def test_relative_link_is_resolved_against_the_feed_url():
     (b'{"version": "https://jsonfeed.org/version/1", "items": []}', "JSON"),
 ])
 def test_non_feeds_are_refused_with_a_clear_message(body, reason):
-    with pytest.raises(ParseError, match=reason):
+    with pytest.raises(NotAFeed, match=reason):
         parse_feed(body, "f")
 
 
