@@ -212,14 +212,20 @@ def incident_report(matched: list[tuple[LabelledItem, Score]], settings: Inciden
             "grouped_items": len(clusters)}
 
 
-def _when(published: str | None) -> datetime:
+def published_at(value: str | None) -> datetime | None:
+    """An item's `published` field as an aware UTC datetime; None when missing or unreadable."""
     try:
-        when = datetime.fromisoformat(published) if published else None
+        when = datetime.fromisoformat(value) if value else None
     except ValueError:
-        when = None
-    if when is None:  # undated items are grouped as if all made at one time
-        return datetime(1970, 1, 1, tzinfo=timezone.utc)
-    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+        return None
+    if when is None:
+        return None
+    return (when if when.tzinfo else when.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
+
+
+def _when(published: str | None) -> datetime:
+    # undated items are grouped as if all made at one time
+    return published_at(published) or datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
 def evaluate(items: Iterator[LabelledItem], classifier,

@@ -14,7 +14,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime, time as day_time, timedelta, timezone
+from datetime import datetime, time as day_time, timezone
 from email.utils import format_datetime
 from pathlib import Path
 from xml.sax.saxutils import escape, quoteattr
@@ -24,7 +24,8 @@ from sqlmodel import col, select
 
 from .config import Config
 from .datatypes import FetchResult
-from .evaluate import LabelledItem, Page, page_metrics, read_labelled
+from .evaluate import (LabelledItem, Page, format_pages, page_metrics, published_at,
+                       read_labelled)
 from .pipeline import Runtime, finish_poll, process_fetch
 from .profile import Profile
 from .store import ItemRow, MatchRow, OutboxRow, open_database, session_scope
@@ -93,22 +94,12 @@ def _by_day(items: Iterable[LabelledItem]):
     by_day: dict = defaultdict(lambda: defaultdict(list))
     undated = 0
     for item in items:
-        published = _published(item.published)
+        published = published_at(item.published)
         if published is None:
             undated += 1
             continue
         by_day[published.date()][_feed_name(item.source or "archive")].append((published, item))
     return by_day, undated
-
-
-def _published(value: str | None) -> datetime | None:
-    try:
-        when = datetime.fromisoformat(value) if value else None
-    except ValueError:
-        return None
-    if when is None:
-        return None
-    return (when if when.tzinfo else when.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
 
 
 def _feed_name(source: str) -> str:
@@ -188,7 +179,6 @@ def format_replay(result: ReplayResult) -> str:
                   f"{f' ({result.undated} without a usable published time skipped)' if result.undated else ''}: "
                   f"{len(result.pages)} pages"]
     if result.metrics:
-        from .evaluate import format_pages
         lines += format_pages(result.metrics)
     return "\n".join(lines)
 
