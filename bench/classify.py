@@ -57,8 +57,8 @@ from pathlib import Path
 
 import yaml
 
-from monitor.classify import Classifier
-from monitor.profile import Profile, load_profile
+from monitor.classify.rules import Classifier
+from monitor.settings.profile import Profile, load_profile
 from monitor.text import html_to_text
 
 ROOT = Path(__file__).resolve().parent.parent

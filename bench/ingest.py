@@ -346,7 +346,7 @@ def write_config(directory: Path, server: FeedServer, names: list[str], concurre
 
 
 def build_runtime(config_path: Path):
-    from monitor.config import load_config
+    from monitor.settings.config import load_config
     from monitor.pipeline import Runtime
     from monitor.store import open_database
     config = load_config(config_path)
@@ -359,7 +359,7 @@ def scorers_of(runtime) -> dict:
 
 
 def poll_and_dispatch(runtime):
-    from monitor.notify import dispatch
+    from monitor.alerts.deliver import dispatch
     from monitor.pipeline import poll
     outcomes = poll(runtime)
     counts = dispatch(runtime.config, runtime.engine, runtime.clock)
@@ -506,7 +506,7 @@ def main(argv: list[str] | None = None) -> int:
         before = server.requests
         with Phase("(b) pipeline: poll + dispatch", total_items) as phase:
             poll_started = time.perf_counter()
-            from monitor.notify import dispatch
+            from monitor.alerts.deliver import dispatch
             from monitor.pipeline import poll
             outcomes = poll(runtime)
             poll_seconds = time.perf_counter() - poll_started
@@ -541,7 +541,7 @@ def main(argv: list[str] | None = None) -> int:
 
         # (d) stage breakdown on in-memory data
         if not args.no_stages:
-            from monitor.parse import parse_feed
+            from monitor.ingest.parse import parse_feed
             with Phase("(d1) parse_feed only (feedparser+norm.)", total_items) as phase:
                 parsed = [item for name, body in feeds.items()
                           for item in parse_feed(body, name, server.url(name),

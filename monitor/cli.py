@@ -3,26 +3,32 @@
 import json
 import logging
 import sys
-from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-from .config import DEFAULT_CONFIG, Config, load_config, parse_duration
-from .demo import PACKAGED_PROFILES, demo_watchlist
-from .demo import report as demo_report
+from .alerts.deliver import dispatch, send
+from .classify.explain import explain
+from .classify.scorer import ProfileScorer, load_scorers, model_path
 from .errors import ChannelError, ConfigError, InputError, MonitorError
-from .evaluate import (evaluate, format_errors, format_report, read_labelled,
-                       trained_on)
-from .explain import explain
-from .learned import ProfileScorer, load_scorers, model_path
 from .logs import setup_logging
-from .notify import dispatch, send
 from .pipeline import Runtime, poll
-from .profile import load_profiles
+from .settings.config import DEFAULT_CONFIG, Config, load_config, parse_duration
+from .settings.profile import load_profiles
 from .store import open_database, utcnow
-from .store.queries import list_feeds, list_incidents, list_matches, list_outbox
+from .store.feeds import list_feeds
+from .store.outbox import list_outbox
+from .store.reports import list_incidents, list_matches
+from .tools.demo import PACKAGED_PROFILES, demo_watchlist
+from .tools.demo import report as demo_report
+from .tools.evaluate import (
+    evaluate,
+    format_errors,
+    format_report,
+    read_labelled,
+    trained_on,
+)
 
 app = typer.Typer(help="Watch news feeds and alert on incidents that match a profile.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
@@ -86,7 +92,7 @@ def check(config: ConfigOption = DEFAULT_CONFIG) -> None:
 @app.command()
 def run(config: ConfigOption = DEFAULT_CONFIG) -> None:
     """Run the daemon: poll due feeds and send alerts until SIGTERM or Ctrl-C."""
-    from .scheduler import Daemon
+    from .daemon.scheduler import Daemon
     runtime = _runtime(_load(config))
     loaded = runtime.config
     logging.getLogger("monitor").info(
@@ -235,7 +241,8 @@ def backtest(profile: Annotated[Optional[str], typer.Option(help="Profile to try
              as_json: Annotated[bool, typer.Option("--json")] = False,
              config: ConfigOption = DEFAULT_CONFIG) -> None:
     """Run a profile over stored items and show what it would alert; sends and writes nothing."""
-    from .backtest import backtest as run_backtest, summary
+    from .tools.backtest import backtest as run_backtest
+    from .tools.backtest import summary
     start = _since(since)
     runtime = _runtime(_load(config))
     name = profile or next(iter(runtime.scorers), None)
@@ -349,7 +356,7 @@ def replay_command(file: Annotated[Path, typer.Argument(help="Archive: JSON Line
                    as_json: Annotated[bool, typer.Option("--json", help="One JSON object")] = False,
                    config: ConfigOption = DEFAULT_CONFIG) -> None:
     """Replay a past period day by day through the poll path: the pages it would have sent."""
-    from .replay import format_replay, replay_archive, replay_json
+    from .tools.replay import format_replay, replay_archive, replay_json
     profiles, directory = _chosen_profiles(config, profile)
     try:
         if sys.stderr.isatty() and not as_json:
@@ -386,7 +393,7 @@ def profile_fit(file: Annotated[Path, typer.Argument(help="Labelled JSON Lines f
                 output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Model file")] = None,
                 config: ConfigOption = DEFAULT_CONFIG) -> None:
     """Train the learned layer (needs scikit-learn) and save it beside the profile."""
-    from .fit import fit_model
+    from .tools.fit import fit_model
     profiles, directory = _profiles_for_scoring(config)
     name = profile or next(iter(profiles), None)
     if name not in profiles:
@@ -421,7 +428,7 @@ def profile_learn(examples: Annotated[list[Path], typer.Argument(help="Example a
                   output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Write here")] = None
                   ) -> None:
     """Draft a profile from example articles, as a commented YAML file to edit."""
-    from .draft import draft_profile, read_background, read_examples
+    from .tools.draft import draft_profile, read_background, read_examples
     name = name or (output.stem if output else "draft")
     try:
         text = draft_profile(read_examples(examples),
@@ -450,7 +457,7 @@ def outbox(ctx: typer.Context,
     """List outbox rows not (yet) delivered: pending, held, dead, uncertain, with the last error."""
     if ctx.invoked_subcommand is not None:
         return
-    from .store.queries import OUTBOX_OPEN, OUTBOX_STATUSES
+    from .store.outbox import OUTBOX_OPEN, OUTBOX_STATUSES
     runtime = _runtime(_load(config))
     unknown = [s for s in status or [] if s not in OUTBOX_STATUSES + ("all",)]
     if unknown:
@@ -480,7 +487,7 @@ def _outbox_json(row) -> dict:
 def outbox_retry(row_id: Annotated[int, typer.Argument(metavar="ID", help="Outbox row id (see `monitor outbox`)")],
                  config: ConfigOption = DEFAULT_CONFIG) -> None:
     """Send a dead or uncertain row again (attempts reset); the daemon's next dispatch sends it."""
-    from .store.queries import retry_outbox
+    from .store.outbox import retry_outbox
     runtime = _runtime(_load(config))
     try:
         row = retry_outbox(runtime.engine, row_id, utcnow())

@@ -38,10 +38,10 @@ evaluation measures what users get.
 import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import lru_cache
 
 from .attackday import Span, attack_span
-from .profile import IncidentSettings
+from .data import background_counts
+from .settings.profile import IncidentSettings
 from .text import fold
 
 GUESS_SLACK = timedelta(hours=12)  # a day guessed from a report's time may be this far off
@@ -92,16 +92,9 @@ def words_of(title: str, text: str) -> set[str]:
     return {w for w in fold(f"{title} {text}").split() if len(w) > 2 and w not in STOPWORDS}
 
 
-@lru_cache(maxsize=1)
-def _background() -> tuple[dict[str, int], int]:
-    from .draft import read_background
-    table = read_background()
-    return table, sum(table.values())
-
-
 def rarity(word: str) -> float:
     """How much a shared word says: log(total / count) over general news."""
-    table, total = _background()
+    table, total = background_counts()
     return math.log(total / (table.get(word, 0) + 1))
 
 

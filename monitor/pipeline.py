@@ -23,19 +23,26 @@ from datetime import datetime
 from sqlalchemy import insert
 from sqlalchemy.engine import Engine
 
-from .config import Config
-from .datatypes import FetchResult, Item, PollOutcome, Score
+from .alerts.render import outbox_rows, render_alert, render_update
+from .alerts.routing import route_channels
+from .classify.scorer import ProfileScorer, load_scorers
 from .errors import FetchError, ParseError, StatusError
-from .fetch import fetch_all
-from .learned import ProfileScorer, load_scorers
 from .incidents import Report
-from .notify import LOG_CHANNEL, outbox_rows, render_alert, render_update
-from .parse import parse_feed
-from .policy import accepts
+from .ingest.fetch import fetch_all
+from .ingest.parse import parse_feed
+from .model import FetchResult, Item, PollOutcome, Score
+from .settings.config import Config
 from .store import Feed, ItemRow, MatchRow, session_scope, utcnow
+from .store.feeds import (
+    ClaimedFeed,
+    claim_feeds,
+    known_keys,
+    known_urls,
+    mark_feed_success,
+    record_feed_error,
+    sync_feeds,
+)
 from .store.incidents import PendingMatch, Role, group_report, pending_matches
-from .store.queries import (ClaimedFeed, claim_feeds, known_keys, known_urls, mark_feed_success,
-                            record_feed_error, sync_feeds)
 
 log = logging.getLogger("monitor.poll")
 GROUP_AFTER = 5.0  # seconds a poll waits for slow feeds before grouping what has arrived
@@ -238,18 +245,6 @@ def _group_and_render(session, pending: PendingMatch, settings) -> tuple[str, st
     if decision.changes:
         return render_update(item, score, incident, decision.changes)
     return None
-
-
-def route_channels(config: Config, score: Score) -> list[str]:
-    """Channels this verdict goes to. A profile no route mentions alerts incidents to the log."""
-    routes = [r for r in config.routes if r.profile == score.profile]
-    if not routes:
-        return [LOG_CHANNEL] if score.label == "incident" else []
-    channels: list[str] = []
-    for route in routes:
-        if accepts(route, score.profile, score.label, score.score):
-            channels += [c for c in route.channels if c not in channels]
-    return channels
 
 
 def _log_outcome(outcome: PollOutcome) -> None:

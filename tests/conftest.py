@@ -99,7 +99,7 @@ def write_watchlist(tmp_path, database_url, monkeypatch):
 @pytest.fixture
 def make_runtime(clock):
     """Build a Runtime from a watchlist path (fake clock); engines are disposed afterwards."""
-    from monitor.config import load_config
+    from monitor.settings.config import load_config
     from monitor.pipeline import Runtime
     from monitor.store import open_database
 

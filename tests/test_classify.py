@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from monitor.classify import Classifier
-from monitor.profile import expand, load_profile
+from monitor.classify.rules import Classifier
+from monitor.settings.profile import expand, load_profile
 
 ROOT = Path(__file__).resolve().parent.parent
 PROFILE = ROOT / "config" / "profiles" / "iraq-syria-militia-attacks.yaml"

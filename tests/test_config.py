@@ -7,7 +7,7 @@ from typer.testing import CliRunner
 
 from conftest import PROFILES, ROOT
 from monitor.cli import app
-from monitor.config import load_config
+from monitor.settings.config import load_config
 from monitor.errors import ConfigError
 
 runner = CliRunner()

@@ -21,7 +21,7 @@ import feedparser
 import pytest
 
 from monitor.errors import ParseError
-from monitor.parse import parse_feed
+from monitor.ingest.parse import parse_feed
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 CORPUS = SHARED / "data" / "feedparser-corpus"

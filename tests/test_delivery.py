@@ -12,11 +12,12 @@ from typer.testing import CliRunner
 
 from incident_items import INCIDENTS, feed_items
 from monitor.cli import app
-from monitor.notify import dispatch
+from monitor.alerts.deliver import dispatch
 from monitor.pipeline import poll
-from monitor.policy import due_digests, send_digest
+from monitor.alerts.routing import due_digests
+from monitor.alerts.deliver import send_digest
 from monitor.store import OutboxRow
-from monitor.store.queries import CLAIM_OUTBOX_LEASE, claim_outbox, start_send, worker_id
+from monitor.store.outbox import CLAIM_OUTBOX_LEASE, claim_outbox, start_send, worker_id
 from peers import Route, SmtpSink, rss
 
 PROFILE = "iraq-syria-militia-attacks"

@@ -4,7 +4,7 @@ import re
 
 from conftest import ROOT
 from monitor.cli import app
-from monitor.config import Config, DispatchConfig, FetchConfig
+from monitor.settings.config import Config, DispatchConfig, FetchConfig
 
 README = (ROOT / "README.md").read_text()
 

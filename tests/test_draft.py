@@ -7,10 +7,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from monitor.classify import Classifier
-from monitor.draft import (DEFAULT_BACKGROUND, DraftInputError, draft_profile, read_background,
-                           read_examples)
-from monitor.profile import load_profile
+from monitor.classify.rules import Classifier
+from monitor.tools.draft import (DEFAULT_BACKGROUND, DraftInputError, draft_profile, read_background, read_examples)
+from monitor.settings.profile import load_profile
 
 SEEDS = Path(__file__).resolve().parents[1].parent / "shared" / "seeds"
 

@@ -4,10 +4,10 @@ import asyncio
 
 import pytest
 
-from monitor.config import FetchConfig
-from monitor.datatypes import FeedState
+from monitor.settings.config import FetchConfig
+from monitor.model import FeedState
 from monitor.errors import BodyTooLarge, FetchError, StatusError, TooManyRedirects
-from monitor.fetch import fetch_all
+from monitor.ingest.fetch import fetch_all
 from peers import Route, rss
 
 

@@ -8,8 +8,8 @@ from typer.testing import CliRunner
 from conftest import PROFILES
 from monitor.cli import app
 from monitor.incidents import Report, assign, bcubed, replay
-from monitor.learned import ProfileScorer
-from monitor.profile import load_profile
+from monitor.classify.scorer import ProfileScorer
+from monitor.settings.profile import load_profile
 
 PROFILE = load_profile(PROFILES / "iraq-syria-militia-attacks.yaml")
 SCORER = ProfileScorer(PROFILE)

@@ -10,9 +10,9 @@ from typer.testing import CliRunner
 
 from conftest import PROFILES
 from monitor.cli import app
-from monitor.datatypes import Hit, Score
-from monitor.learned import LearnedModel, load_learned
-from monitor.profile import load_profile
+from monitor.model import Hit, Score
+from monitor.classify.learned import LearnedModel, load_learned
+from monitor.settings.profile import load_profile
 
 runner = CliRunner()
 PROFILE = load_profile(PROFILES / "iraq-syria-militia-attacks.yaml")
@@ -79,8 +79,8 @@ def test_the_daemon_side_loads_and_applies_the_model_without_sklearn(watchlist):
     script = (
         "import sys; sys.modules['sklearn'] = None\n"
         "from pathlib import Path\n"
-        "from monitor.config import load_config\n"
-        "from monitor.learned import load_scorers\n"
+        "from monitor.settings.config import load_config\n"
+        "from monitor.classify.scorer import load_scorers\n"
         f"config = load_config(Path({str(path)!r}), environ={{}})\n"
         "[scorer] = load_scorers(config.profiles, config.profiles_path).values()\n"
         "verdict = scorer.score('Militia warns US forces to leave Mosul', 'No attack was reported.')\n"

@@ -6,7 +6,7 @@ import logging
 from sqlmodel import Session, select
 
 from conftest import INCIDENT
-from monitor.notify import dispatch
+from monitor.alerts.deliver import dispatch
 from monitor.pipeline import poll
 from monitor.store import OutboxRow
 from peers import Route, SmtpSink, free_port, rss

@@ -7,10 +7,9 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from conftest import INCIDENT
-from monitor.config import OpsConfig
-from monitor.ops import (FeedHealth, Watch, check_feeds, failing_transition,
-                         silent_transition, usual_gap)
-from monitor.notify import dispatch
+from monitor.settings.config import OpsConfig
+from monitor.daemon.health import (FeedHealth, Watch, check_feeds, failing_transition, silent_transition, usual_gap)
+from monitor.alerts.deliver import dispatch
 from monitor.pipeline import poll
 from peers import Route, rss
 

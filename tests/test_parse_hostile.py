@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from monitor.errors import NotAFeed, ParseError, Refused
-from monitor.parse import canonical_url, item_key, parse_feed
+from monitor.ingest.parse import canonical_url, item_key, parse_feed
 
 TAG = re.compile(r"<\s*/?\s*[A-Za-z!?][^>]*>")
 PEAK_RSS_LIMIT_MB = 200
@@ -165,7 +165,7 @@ def _quadratic_blowup(entity_kb: int = 60, references: int = 20_000) -> bytes:
 _CHILD = textwrap.dedent("""
     import json, resource, sys
     from monitor.errors import ParseError
-    from monitor.parse import parse_feed
+    from monitor.ingest.parse import parse_feed
     body = open(sys.argv[1], "rb").read()
     try:
         items = parse_feed(body, "hostile")

@@ -5,7 +5,7 @@ from datetime import datetime, timedelta, timezone
 from sqlmodel import Session, select
 
 from conftest import INCIDENT, INCIDENT_2, ORDINARY
-from monitor.notify import dispatch
+from monitor.alerts.deliver import dispatch
 from monitor.pipeline import poll
 from monitor.store import Feed, ItemRow, MatchRow, OutboxRow
 from peers import Route, rss
@@ -291,8 +291,8 @@ def test_pages_do_not_depend_on_which_feed_answers_first(feed_server, write_watc
 def test_matches_left_ungrouped_by_a_crash_are_grouped_by_the_next_poll(feed_server, write_watchlist,
                                                                         make_runtime):
     from monitor.pipeline import process_fetch
-    from monitor.store.queries import claim_feeds, sync_feeds
-    from monitor.datatypes import FetchResult
+    from monitor.store.feeds import claim_feeds, sync_feeds
+    from monitor.model import FetchResult
     body = rss(_items(ASAD_EARLY))
     feed_server.routes["/a.xml"] = Route(body)
     runtime = make_runtime(write_watchlist(feeds=[_feed(feed_server, "a", "/a.xml")],

@@ -5,10 +5,10 @@ from datetime import datetime, timezone
 import pytest
 
 from conftest import PROFILES
-from monitor.config import load_config
+from monitor.settings.config import load_config
 from monitor.errors import ConfigError
-from monitor.notify import Message, outbox_rows, render
-from monitor.policy import due_digests, hold_for, quiet_until
+from monitor.alerts.render import Message, outbox_rows, render
+from monitor.alerts.routing import due_digests, hold_for, quiet_until
 
 PROFILE = "iraq-syria-militia-attacks"
 ALERT = dict(title='Rockets <b>hit</b> base & "more" [x](javascript:1)', feed="wire", published=None,

@@ -9,10 +9,10 @@ import pytest
 import yaml
 
 from conftest import INCIDENT, INCIDENT_2
-from monitor.config import load_config
+from monitor.settings.config import load_config
 from monitor.errors import ConfigError
 from monitor.pipeline import Runtime
-from monitor.scheduler import Daemon
+from monitor.daemon.scheduler import Daemon
 from monitor.store import open_database
 from peers import Route, rss, wait_for
 

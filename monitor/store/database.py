@@ -13,7 +13,7 @@ from sqlmodel import Session, create_engine
 
 from ..errors import ConfigError
 
-MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
 def utcnow() -> datetime:

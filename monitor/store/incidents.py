@@ -8,9 +8,9 @@ from sqlalchemy import text
 from sqlmodel import col, select
 
 from ..attackday import Span
-from ..datatypes import Item, Score
 from ..incidents import Decision, Incident, Report, assign
-from ..profile import IncidentSettings
+from ..model import Item, Score
+from ..settings.profile import IncidentSettings
 from .tables import Feed, IncidentRow, ItemRow, MatchRow
 
 GROUPING_LOCK = 0x6D6F6E69  # pg_advisory_xact_lock key: one worker groups at a time

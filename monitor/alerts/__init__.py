@@ -1,0 +1,1 @@
+"""From a match to a message on a channel: routing, rendering, delivery."""

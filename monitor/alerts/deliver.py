@@ -1,0 +1,148 @@
+"""Alerts: render title and body from templates, and deliver outbox rows through apprise.
+
+The dispatcher first applies the alert policy (monitor/alerts/routing.py): rows that must wait (quiet
+hours, a digest route, a channel's rate limit) are `held`, and held rows whose wait is over go out
+merged into one digest row per channel. Then it claims due rows (`claimed`: nothing sent yet) and,
+for one row at a time, marks it `sending` (committed), calls apprise, and records `sent`, back to
+`pending` with exponential backoff, or `dead` after the last attempt. Only a crash between the
+channel accepting a message and the `sent` commit can leave a row `sending`; it is then marked
+`uncertain` and never resent automatically. Secrets in channel URLs are scrubbed from every error
+before it is stored or logged.
+"""
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+import apprise
+
+from ..errors import ChannelError
+from ..logs import redact
+from ..settings.config import ChannelConfig, Config
+from ..store.outbox import (
+    claim_outbox,
+    finish_outbox,
+    hold_outbox,
+    recover_outbox,
+    release_claims,
+    release_held,
+    start_send,
+    worker_id,
+)
+from ..store.tables import OutboxRow
+from .render import render_digest
+from .routing import LOG_CHANNEL, Digest, digest_key, hold_for
+
+log = logging.getLogger("monitor.notify")
+
+
+APPRISE_FORMAT = {"text": apprise.NotifyFormat.TEXT, "markdown": apprise.NotifyFormat.MARKDOWN,
+                  "html": apprise.NotifyFormat.HTML}
+
+
+def send(channel: ChannelConfig, title: str, body: str, body_format: str = "text") -> None:
+    """Send one message through apprise; raise ChannelError with the reason (secrets removed)."""
+    secrets = channel.secrets()
+    notifier = apprise.Apprise()
+    with apprise.LogCapture(level=logging.DEBUG, fmt="%(levelname)s %(message)s") as captured:
+        if not notifier.add(channel.url.get_secret_value()):
+            reason = _reasons(captured.getvalue()) or "unknown scheme or missing parts"
+            raise ChannelError(redact(f"channel {channel.name!r}: apprise rejected the URL "
+                                      f"({channel.public_url()}): {reason}", secrets))
+        try:
+            delivered = notifier.notify(title=title, body=body, body_format=APPRISE_FORMAT[body_format])
+        except Exception as exc:  # a plugin bug must not stop the dispatcher
+            raise ChannelError(redact(f"channel {channel.name!r}: {type(exc).__name__}: {exc}", secrets)) from None
+        details = captured.getvalue().strip()
+    if not delivered:
+        reason = _reasons(details) or "apprise reported a failure"
+        raise ChannelError(redact(f"channel {channel.name!r}: {reason}", secrets))
+
+
+def _reasons(captured: str) -> str:
+    """The warning, error and exception lines of apprise's log, joined, at most 500 characters."""
+    lines = [line.split(" ", 1)[-1] for line in captured.splitlines()
+             if line.startswith(("WARNING", "ERROR")) or "Exception" in line]
+    return "; ".join(lines)[-500:]
+
+
+def apply_policy(config: Config, engine, now: datetime, digest: str | None = None) -> list[int]:
+    """Recover rows a dead dispatcher left, hold rows that must wait, and merge the held rows whose
+    wait is over (or, with `digest`, those held for that digest route). Returns new digest rows."""
+    recovered = recover_outbox(engine, now)
+    if any(recovered.values()):
+        log.warning("outbox rows left by a stopped dispatcher: %d back to pending, %d uncertain "
+                    "(see `monitor outbox`)", recovered["pending"], recovered["uncertain"])
+    hold_outbox(engine, now, lambda row, match: match and hold_for(
+        config, row.channel, match.profile, match.label, match.score, now))
+    keys = {digest_key(route) for route in config.routes if route.digest}
+    created = release_held(engine, now, render_digest(config), keys, digest)
+    if created:
+        log.info("merged held alerts into digest rows %s", created)
+    return created
+
+
+def dispatch(config: Config, engine, clock: Callable[[], datetime],
+             row_ids: list[int] | None = None) -> dict[str, int]:
+    """Send every due pending outbox row once. Returns counts by resulting status."""
+    counts: dict[str, int] = {}
+    attempted: set[int] = set()
+    worker = worker_id()
+    apply_policy(config, engine, clock())
+    limits = {c.name: (c.rate_limit.count, c.rate_limit.per) for c in config.channels if c.rate_limit}
+    try:
+        while True:
+            rows = [r for r in claim_outbox(engine, clock(), worker, limits, row_ids=row_ids)
+                    if r.id not in attempted]
+            if not rows:
+                return counts
+            for row in rows:
+                attempted.add(row.id)
+                status = _send_row(config, engine, row, worker, clock)
+                if status:
+                    counts[status] = counts.get(status, 0) + 1
+    finally:
+        release_claims(engine, worker)
+
+
+def _send_row(config: Config, engine, row: OutboxRow, worker: str,
+              clock: Callable[[], datetime]) -> str | None:
+    """The only place a message leaves: mark `sending` (commit), call the channel, record."""
+    if not start_send(engine, row.id, worker, clock()):
+        return None  # no longer ours: another dispatcher took it over
+    error = _deliver(config, row)
+    status = finish_outbox(engine, row.id, worker, error, clock(), config.dispatch.max_attempts,
+                           config.dispatch.retry_base, config.dispatch.retry_max)
+    if error:
+        log.warning("alert id=%d channel=%s attempt=%d status=%s error=%s", row.id, row.channel,
+                    row.attempts + 1, status, error)
+    else:
+        log.info("alert id=%d channel=%s status=sent title=%s", row.id, row.channel, row.title)
+    return status
+
+
+def _deliver(config: Config, row: OutboxRow) -> str | None:
+    """Deliver one message; return None on success or the (scrubbed) error."""
+    if row.channel == LOG_CHANNEL:
+        log.warning("ALERT (no channel configured) %s\n%s", row.title, row.body)
+        return None
+    try:
+        channel = config.channel(row.channel)
+    except KeyError:
+        return f"channel {row.channel!r} is no longer in the watchlist"
+    try:
+        send(channel, row.title, row.body, row.format)
+    except ChannelError as exc:
+        return str(exc)
+    return None
+
+
+def send_digest(runtime, digest: Digest, now: datetime | None = None) -> list[int]:
+    """Turn the alerts held for `digest` into one outbox row per channel (a summary of every
+    match routed there since the last digest) and return the new rows' ids; the dispatcher sends
+    them with the usual guarantees (call dispatch right after to send them now). Safe to
+    call from several workers: each held alert goes into exactly one digest. Nothing held: no row.
+
+    Call it from an APScheduler job: CronTrigger.from_crontab(digest.cron, timezone=digest.timezone).
+    """
+    return apply_policy(runtime.config, runtime.engine, now or runtime.clock(), digest=digest.key)

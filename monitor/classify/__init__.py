@@ -1,0 +1,1 @@
+"""Scoring an item against a profile: rules, the learned layer, the evidence."""

@@ -1,0 +1,211 @@
+"""Score an item against a profile with one multi-pattern automaton over folded text.
+
+Every spelling of every term is folded and put in one Aho-Corasick automaton, wrapped in spaces
+so that it only matches whole words ("tanf" does not match inside "stanford"); prefix terms
+("attack*") drop the trailing space. Text is folded sentence by sentence, the headline being
+sentence 0, and sentences are joined by " | " so that no term spans two of them.
+
+score = sum over groups of weight x best term weight (x `body_weight` if not in the headline),
+plus `cooccurrence_bonus` when a rule's groups meet within its sentence window,
+minus negatives (full weight in the headline or the rule's window, half elsewhere).
+The class is the strongest rule that fired and whose threshold (and `min_score`) the score
+reaches. A hit lying inside a longer hit of a negative or of a `mask` group is dropped first.
+
+Most items match nothing: the whole item is folded once and run through the automaton, and only
+when something is found is it split into sentences and scored.
+"""
+
+from bisect import bisect_right
+from dataclasses import dataclass
+
+import ahocorasick
+
+from ..model import Hit, Score
+from ..settings.profile import Profile, Rule, Term, is_acronym
+from ..text import fold_cased, split_sentences
+
+_NEGATIVE = "-negative"
+_SEPARATOR = " | "
+
+
+@dataclass(frozen=True)
+class _Pattern:
+    group: str
+    term: str
+    weight: float
+    cased: tuple[tuple[int, str], ...]  # (offset, word): capitalised words that must match exactly
+    length: int  # of the automaton key, leading space included
+    trailing: bool  # the key ends with a space (whole word), not counted in the hit
+
+
+@dataclass(frozen=True)
+class FoldedText:
+    cased: str
+    lower: str
+    sentence_starts: tuple[int, ...]
+
+    @classmethod
+    def of(cls, title: str, text: str) -> "FoldedText":
+        sentences = [title] + split_sentences(text) if title else split_sentences(text)
+        parts, starts, offset = [], [], 1
+        for sentence in sentences:
+            folded = fold_cased(sentence)
+            starts.append(offset)
+            parts.append(folded)
+            offset += len(folded) + len(_SEPARATOR)
+        cased = " " + _SEPARATOR.join(parts) + " "
+        return cls(cased, cased.lower(), tuple(starts))
+
+    def sentence_of(self, position: int) -> int:
+        return bisect_right(self.sentence_starts, position) - 1
+
+
+class Classifier:
+    """A compiled profile. Build once, call `score` for each item."""
+
+    def __init__(self, profile: Profile):
+        self.profile = profile
+        self._automaton = ahocorasick.Automaton()
+        self._weights = {(name, term.name): term.weight
+                         for name, group in profile.groups.items() for term in group.terms}
+        self._weights.update({(_NEGATIVE, term.name): term.weight for term in profile.negatives})
+        self._masking = {name for name, group in profile.groups.items() if group.mask} | {_NEGATIVE}
+        for group_name, group in profile.groups.items():
+            for term in group.terms:
+                self._add(group_name, term)
+        for term in profile.negatives:
+            self._add(_NEGATIVE, term)
+        self._automaton.make_automaton()
+        # incident rules are tried first, each class in file order
+        self._rules = sorted(profile.rules, key=lambda rule: rule.label != "incident")
+
+    def _add(self, group: str, term: Term) -> None:
+        for spelling in term.spellings():
+            prefix = spelling.endswith("*")
+            folded = " " + fold_cased(spelling.rstrip("*")) + ("" if prefix else " ")
+            cased = _capitals(folded)
+            patterns = self._automaton.get(folded.lower(), [])
+            patterns.append(_Pattern(group, term.name, term.weight, cased, len(folded), not prefix))
+            self._automaton.add_word(folded.lower(), patterns)
+
+    def _matches(self, cased: str, lower: str):
+        """(start, end, pattern) of every whole-word match; end excludes the trailing space."""
+        for end, patterns in self._automaton.iter(lower):
+            for pattern in patterns:
+                start = end - pattern.length + 1  # the space before the word
+                if pattern.cased and any(cased[start + offset:start + offset + len(word)] != word
+                                         for offset, word in pattern.cased):
+                    continue
+                yield start + 1, end + 1 - pattern.trailing, pattern
+
+    def hits(self, folded: FoldedText) -> list[Hit]:
+        found = [Hit(p.group, p.term, folded.sentence_of(start), start, end)
+                 for start, end, p in self._matches(folded.cased, folded.lower)]
+        masks = [(h.start, h.end) for h in found if h.group in self._masking]
+        if not masks:
+            return found
+        return [h for h in found if not any(s <= h.start and h.end <= e and e - s > h.end - h.start
+                                            for s, e in masks)]
+
+    def _anything(self, title: str, text: str) -> bool:
+        """Cheap pre-check on the whole item folded at once: does any term occur at all?"""
+        cased = " " + fold_cased(title + "\n" + text) + " "
+        return next(self._matches(cased, cased.lower()), None) is not None
+
+    def score(self, title: str, text: str = "") -> Score:
+        if not self._anything(title, text):
+            return Score(self.profile.name, "none", 0.0)
+        folded = FoldedText.of(title, text)
+        all_hits = self.hits(folded)
+        hits = [h for h in all_hits if h.group != _NEGATIVE]
+        negatives = [h for h in all_hits if h.group == _NEGATIVE]
+        has_title = bool(title)
+
+        by_sentence: dict[int, set[str]] = {}
+        for hit in hits:
+            by_sentence.setdefault(hit.sentence, set()).add(hit.group)
+        base = self._concept_score(hits, has_title)
+        present = set().union(*by_sentence.values())
+        fired = [(rule, window) for rule in self._rules
+                 if _covers(rule.requirements(), present)
+                 and (window := _window(rule, by_sentence, has_title)) is not None]
+        best_window = min((w for _, w in fired), key=lambda w: w[1] - w[0], default=None)
+        bonus = self.profile.cooccurrence_bonus if fired else 0.0
+        penalty = self._penalty(negatives, best_window, has_title)
+        value = round(min(1.0, max(0.0, base + bonus - penalty)), 4)
+
+        label, rule_name = "none", None
+        for rule, _ in fired:
+            if value >= max(getattr(self.profile.thresholds, rule.label), rule.min_score):
+                label, rule_name = rule.label, rule.name
+                break
+        return Score(self.profile.name, label, value, rule_name, tuple(hits), tuple(negatives))
+
+    def _concept_score(self, hits: list[Hit], has_title: bool) -> float:
+        """Each group counts its best term; a group seen only below the headline counts less."""
+        best: dict[str, float] = {}
+        for hit in hits:
+            factor = 1.0 if has_title and hit.sentence == 0 else self.profile.body_weight
+            weight = self._weights[(hit.group, hit.term)] * factor
+            best[hit.group] = max(best.get(hit.group, 0.0), weight)
+        return sum(self.profile.groups[name].weight * value for name, value in best.items())
+
+    def _penalty(self, negatives: list[Hit], window, has_title: bool) -> float:
+        counted: dict[str, float] = {}
+        for hit in negatives:
+            near = (has_title and hit.sentence == 0) or (
+                window is not None and window[0] <= hit.sentence <= window[1])
+            counted[hit.term] = max(counted.get(hit.term, 0.0),
+                                    self._weights[(_NEGATIVE, hit.term)] * (1.0 if near else 0.5))
+        return min(self.profile.negative_cap, sum(counted.values()))
+
+
+def _capitals(folded: str) -> tuple[tuple[int, str], ...]:
+    """Words of a folded spelling written in capitals ("US", "PMF"): they match only in capitals."""
+    found, offset = [], 0
+    for word in folded.split(" "):
+        if is_acronym(word):
+            found.append((offset, word))
+        offset += len(word) + 1
+    return tuple(found)
+
+
+def _covers(requirements, groups: set[str]) -> bool:
+    return all(not groups.isdisjoint(alternatives) for alternatives in requirements)
+
+
+def _window(rule: Rule, by_sentence: dict[int, set[str]], has_title: bool) -> tuple[int, int] | None:
+    """(first, last) sentence of the tightest window where the rule holds, if there is one."""
+    requirements, near = rule.requirements(), rule.near_requirements()
+    unless = set(rule.unless)
+    if unless and has_title and not unless.isdisjoint(by_sentence.get(0, ())):
+        return None
+    sentences = sorted(by_sentence)
+    best = None
+    for i, first in enumerate(sentences):
+        if rule.in_title and not (has_title and first == 0):
+            break
+        covered: set[str] = set()
+        for last in sentences[i:]:
+            if rule.within and last - first + 1 > rule.within:
+                break
+            if best is not None and last - first >= best[1] - best[0]:
+                break
+            covered |= by_sentence[last]
+            if unless and not unless.isdisjoint(covered):
+                break
+            if _covers(requirements, covered) and (
+                    not near or _covers(near, _near_groups(rule, by_sentence, first, last, has_title))):
+                best = (first, last)
+                break
+    return best
+
+
+def _near_groups(rule: Rule, by_sentence, first: int, last: int, has_title: bool) -> set[str]:
+    distance = rule.near_distance
+    groups: set[str] = set()
+    for sentence, found in by_sentence.items():
+        if (distance is None or first - distance <= sentence <= last + distance
+                or (has_title and sentence == 0)):
+            groups |= found
+    return groups

@@ -1,0 +1,1 @@
+"""The long-running process: scheduler, feed health, config watcher."""

@@ -1,0 +1,1 @@
+"""From a feed URL to normalised Items: fetch (hardened HTTP), parse (feedparser)."""

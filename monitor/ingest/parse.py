@@ -1,0 +1,201 @@
+"""Turn fetched bytes into normalised Items with feedparser, refusing hostile XML first.
+
+feedparser falls back to a loose parser that expands entity declarations itself, so an
+"entity expansion" feed ("billion laughs", or one large entity referenced thousands of times)
+would cost gigabytes. `check_entities` refuses such documents before feedparser sees them:
+external or parameter entities, entities that reference entities, and declarations whose
+expansion would exceed a small budget. Plain entity declarations in real feeds still parse.
+"""
+
+import calendar
+import hashlib
+import io
+import re
+from collections import Counter
+from datetime import datetime, timezone
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+
+import feedparser
+from feedparser.encodings import convert_to_utf8
+
+from ..errors import NotAFeed, Refused
+from ..model import Item
+from ..text import html_to_text
+
+MAX_ENTITY_EXPANSION = 100_000  # characters that declared entities may add to a document
+MAX_TEXT = 20_000  # characters of description kept per item
+MAX_URL = 2_000
+_ENTITY_DECL = re.compile(r"<!ENTITY\s+(%\s*)?([^\s\"'%]+)\s*(SYSTEM|PUBLIC|([\"'])(.*?)\4)",
+                          re.S | re.I)
+_CHAR_REF = re.compile(r"&#(?:[0-9]+|x[0-9a-fA-F]+);")
+_ENTITY_REF = re.compile(r"&([^\s&;<>\"'%]+);")
+_TAG = re.compile(r"</?[A-Za-z!?][^<>]*>")
+_TRACKING = re.compile(r"^(utm_.*|fbclid|gclid|dclid|msclkid|mc_cid|mc_eid|ocid|cmpid|cmp|"
+                       r"at_medium|at_campaign|at_custom\d*|smid|smtyp|ref_src|ref|rss|feedtype|"
+                       r"partner|src|igshid|__twitter_impression|yclid|_ga|guccounter)$", re.I)
+
+
+def parse_feed(body: bytes, feed_name: str, url: str = "", content_type: str | None = None) -> list[Item]:
+    """Parse a feed body into Items. Raises Refused (hostile) or NotAFeed (a ParseError each)."""
+    if not body or not body.strip():
+        raise NotAFeed("not a readable feed: the body is empty")
+    headers = _response_headers(url, content_type)
+    check_entities(body, headers)
+    try:
+        # A BytesIO, never the bytes themselves: given bytes that name a local file,
+        # feedparser would open and read that file.
+        # Sanitising and URI-resolving rewrite description HTML that html_to_text then discards.
+        parsed = feedparser.parse(io.BytesIO(body), response_headers=headers, sanitize_html=False,
+                                  resolve_relative_uris=False)
+    except Exception as exc:  # feedparser raises from deep inside its parsers on odd input
+        raise NotAFeed(f"feedparser failed: {type(exc).__name__}: {exc}") from None
+    if not parsed.entries and not parsed.feed.get("title") and (parsed.bozo or not parsed.version):
+        if body.lstrip()[:1] in (b"{", b"["):
+            raise NotAFeed("not a readable feed: JSON (JSON Feed is not supported, only RSS/Atom/RDF)")
+        reason = parsed.get("bozo_exception")
+        raise NotAFeed(f"not a readable feed: {_short(reason)}" if reason else
+                         "not a feed: no RSS, Atom or RDF feed element (an HTML page or other XML?)")
+    items, seen = [], set()
+    for entry in parsed.entries:
+        item = normalise_entry(entry, feed_name, url)
+        if item and item.key not in seen:
+            seen.add(item.key)
+            items.append(item)
+    return items
+
+
+def _response_headers(url: str, content_type: str | None) -> dict[str, str]:
+    """Headers for feedparser. Given headers without a Content-Type, feedparser flags every
+    document as bozo ("no Content-type specified"), so any feed without entries or title was
+    refused, and it assumes HTTP's latin-1 default; "application/xml" makes it follow the XML
+    rules instead: declaration, BOM, else UTF-8."""
+    # No content-location: feedparser would join every link of every entry with it (a fifth of
+    # the parse time); the one link per item we keep is resolved in normalise_entry instead.
+    return {"content-type": content_type or "application/xml"}
+
+
+def check_entities(body: bytes, headers: dict[str, str] | None = None) -> None:
+    """Refuse documents whose entity declarations could expand without bound or reach out.
+
+    The scan reads the text exactly as feedparser will (same headers, same decoding), so a
+    declaration hidden in UTF-32, UTF-7 or EBCDIC is seen too."""
+    text = _decode_for_scan(body, headers)
+    if "<!ENTITY" not in text.upper():
+        return
+    references = Counter(_ENTITY_REF.findall(text))
+    budget = 0
+    for match in _ENTITY_DECL.finditer(text):
+        parameter, name, kind, value = match[1], match[2], match[3], match[5]
+        if parameter:
+            raise Refused(f"refused: DTD declares parameter entity %{name}")
+        if kind.upper() in ("SYSTEM", "PUBLIC"):
+            raise Refused(f"refused: DTD declares external entity &{name}; (it could read files or the network)")
+        if "&" in _CHAR_REF.sub("", value) or "%" in value:  # &#160; is fine, &other; is not
+            raise Refused(f"refused: entity &{name}; refers to other entities (expansion attack)")
+        budget += len(value) * references[name]
+        if budget > MAX_ENTITY_EXPANSION:
+            raise Refused(f"refused: entity declarations would expand the feed by more than "
+                             f"{MAX_ENTITY_EXPANSION} characters (expansion attack)")
+    if len(_ENTITY_DECL.findall(text)) != text.upper().count("<!ENTITY"):
+        raise Refused("refused: DTD has an entity declaration that cannot be checked")
+
+
+def _decode_for_scan(body: bytes, headers: dict[str, str] | None = None) -> str:
+    try:  # feedparser's own conversion: what both its strict and its loose parser read
+        return convert_to_utf8(dict(headers or {}), body, {}).decode("utf-8", "replace")
+    except Exception:  # noqa: BLE001 - fall back to a plain guess below
+        pass
+    if body[:2] in (b"\xff\xfe", b"\xfe\xff") or body[:4] in (b"\x00\x00\xfe\xff", b"\xff\xfe\x00\x00"):
+        for codec in ("utf-32", "utf-16"):
+            try:
+                return body.decode(codec)
+            except UnicodeDecodeError:
+                continue
+    if body[:1] == b"\x00" or body[1:2] == b"\x00":
+        return body.decode("utf-16-be" if body[:1] == b"\x00" else "utf-16-le", "ignore")
+    return body.decode("latin-1")
+
+
+def normalise_entry(entry, feed_name: str, feed_url: str = "") -> Item | None:
+    title = _plain_text(entry.get("title") or "")
+    text = _plain_text(_description(entry))[:MAX_TEXT]
+    if not title and not text:
+        return None
+    link = canonical_url(_absolute(feed_url, entry.get("link") or ""))
+    return Item(feed_name=feed_name, key=item_key(entry.get("id"), link, title, text), url=link,
+                title=title, text=text, published=_published(entry))
+
+
+def _absolute(base: str, link: str) -> str:
+    """A relative item link resolved against the feed's URL (absolute links are left alone)."""
+    if not base or not link or "://" in link[:12]:
+        return link
+    try:
+        return urljoin(base, link)
+    except ValueError:
+        return link
+
+
+def _plain_text(markup: str) -> str:
+    """Text without tags, even when the feed escaped its HTML twice (&amp;lt;script&amp;gt;)."""
+    text = html_to_text(markup)
+    if _TAG.search(text):  # one more pass (drops scripts too), then any tag still left
+        text = re.sub(r"[ \t]{2,}", " ", _TAG.sub(" ", html_to_text(text))).strip()
+    return text
+
+
+def _description(entry) -> str:
+    summary = entry.get("summary") or ""
+    contents = [c.get("value") or "" for c in entry.get("content") or []]
+    longest = max(contents, key=len, default="")
+    return longest if len(longest) > len(summary) else summary
+
+
+def item_key(guid: str | None, link: str | None, title: str, text: str) -> str:
+    """Stable identity of an entry within its feed: guid, else canonical link, else a hash."""
+    if guid and guid.strip():
+        value = "id:" + guid.strip()
+    elif link:
+        value = "url:" + link
+    else:
+        value = "sha:" + hashlib.sha256(f"{title}\n{text}".encode()).hexdigest()[:40]
+    return value if len(value) <= 200 else "sha:" + hashlib.sha256(value.encode()).hexdigest()[:40]
+
+
+def canonical_url(url: str) -> str | None:
+    """http(s) URL with lower-case host, no fragment, no default port, no tracking parameters."""
+    url = url.strip()
+    if len(url) > MAX_URL:
+        return None  # longer than any browser or database column keeps
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        return None  # javascript:, data:, mailto: ... are never passed on
+    scheme = parts.scheme.lower()
+    host = parts.hostname.lower()
+    if ":" in host:
+        host = f"[{host}]"  # IPv6 literal keeps its brackets
+    if port and not (scheme, port) in (("http", 80), ("https", 443)):
+        host = f"{host}:{port}"
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _TRACKING.match(k)]
+    canonical = urlunsplit((scheme, host, parts.path or "/", urlencode(query), ""))
+    return canonical if len(canonical) <= MAX_URL else None
+
+
+def _published(entry) -> datetime | None:
+    for field in ("published_parsed", "updated_parsed", "created_parsed"):
+        value = entry.get(field)
+        if value:
+            try:
+                return datetime.fromtimestamp(calendar.timegm(value), tz=timezone.utc)
+            except (OverflowError, ValueError, OSError):
+                continue
+    return None
+
+
+def _short(exc: Exception) -> str:
+    text = f"{type(exc).__name__}: {exc}"
+    return text if len(text) <= 200 else text[:197] + "..."

@@ -1,0 +1,1 @@
+"""The watchlist and profiles: loading, validating, reporting errors by file:line."""

@@ -1,0 +1,302 @@
+"""The watchlist: one YAML file validated into a typed `Config`, plus its profiles.
+
+Every field is declared once here, with its default and description. Unknown fields are errors
+(a typo must not be silently ignored). Channel URLs may contain `${VAR}`; the value comes from
+the environment at load time and is kept as a secret (never printed, logged or stored).
+"""
+
+import os
+import re
+from datetime import time, timedelta
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import httpx
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from ..errors import ConfigError
+from .profile import Profile, load_profiles
+from .yamlsource import error_at, load_model
+
+DEFAULT_CONFIG = Path("config/monitor.yaml")
+DEFAULT_DATABASE = "sqlite:///data/monitor.db"
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
+_VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_CRON_FIELD = r"(\*|\?|[0-9A-Za-z]+(-[0-9A-Za-z]+)?)(/[0-9]+)?(,(\*|[0-9A-Za-z]+(-[0-9A-Za-z]+)?)(/[0-9]+)?)*"
+_CRON = re.compile(rf"^\s*{_CRON_FIELD}(\s+{_CRON_FIELD}){{4}}\s*$")
+
+
+def parse_duration(value) -> timedelta:
+    """'90s', '15m', '2h', '1d' or a number of seconds."""
+    if isinstance(value, timedelta):
+        return value
+    match = _DURATION.match(str(value))
+    if not match:
+        raise ValueError(f"{value!r} is not a duration (examples: 90s, 15m, 2h, 1d)")
+    return timedelta(seconds=float(match[1]) * _UNITS[match[2]])
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FeedConfig(_Strict):
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", description="Unique feed name")
+    url: str = Field(description="http(s) URL of an RSS, Atom or JSON feed")
+    interval: timedelta | None = Field(default=None, description="Poll interval (default: fetch.interval)")
+    tags: tuple[str, ...] = ()
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError(f"{value!r} is not an http(s) URL")
+        try:
+            httpx.URL(value)
+        except httpx.InvalidURL as exc:
+            raise ValueError(f"{value!r} is not a valid URL: {exc}") from None
+        return value
+
+    _interval = field_validator("interval", mode="before")(
+        classmethod(lambda cls, v: None if v is None else parse_duration(v)))
+
+
+def check_timezone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown timezone {name!r} (examples: UTC, Europe/Berlin, America/New_York)") from None
+    return name
+
+
+class RateLimit(_Strict):
+    """At most `count` messages per `per` on one channel; the excess is merged into one message."""
+
+    count: int = Field(ge=1, description="Messages allowed per period")
+    per: timedelta = Field(description="The period, e.g. 1m, 1h")
+
+    _per = field_validator("per", mode="before")(classmethod(lambda cls, v: parse_duration(v)))
+
+
+class ChannelConfig(_Strict):
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    url: SecretStr = Field(description="apprise URL; ${VAR} is read from the environment")
+    format: Literal["text", "markdown", "html"] = Field(default="text", description="Message body format")
+    rate_limit: RateLimit | None = Field(default=None, description="At most N messages per period")
+    # The values substituted for ${VAR}: secrets by declaration. Filled in, never read from the file.
+    substituted: tuple[SecretStr, ...] = Field(default=(), exclude=True, repr=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _substitute(cls, data, info: ValidationInfo):
+        if not isinstance(data, dict) or not isinstance(data.get("url"), str):
+            return data
+        if "substituted" in data:
+            raise ValueError("unknown field 'substituted' (check the spelling)")
+        environ = (info.context or {}).get("environ", os.environ)
+        names = _VARIABLE.findall(data["url"])
+        missing = [name for name in names if name not in environ]
+        if missing:
+            raise ValueError(f"environment variable {missing[0]} is not set "
+                             f"(channel {data.get('name', '?')!r})")
+        url = _VARIABLE.sub(lambda m: environ[m[1]], data["url"])
+        return {**data, "url": url, "substituted": tuple(environ[name] for name in names)}
+
+    def secrets(self) -> list[str]:
+        """Strings never to be shown: the URL, its password, and every ${VAR} value in it."""
+        url = self.url.get_secret_value()
+        pieces = [url, urlsplit(url).password] + [s.get_secret_value() for s in self.substituted]
+        return [p for p in pieces if p and len(p) >= 3]
+
+    def public_url(self) -> str:
+        """The URL with everything but scheme and host hidden."""
+        parts = urlsplit(self.url.get_secret_value())
+        host = parts.hostname or ""
+        if any(s.get_secret_value().lower() in host for s in self.substituted):
+            host = ""
+        return f"{parts.scheme}://{host}/..." if host else f"{parts.scheme}://..."
+
+
+class QuietHours(_Strict):
+    """A daily period (local time) during which alerts wait; they go out as one digest at its end."""
+
+    start: time = Field(description="HH:MM, local time")
+    end: time = Field(description="HH:MM, local time; earlier than start means overnight")
+    timezone: str = "UTC"
+
+    _timezone = field_validator("timezone")(classmethod(lambda cls, v: check_timezone(v)))
+
+    @field_validator("start", "end", mode="before")
+    @classmethod
+    def _clock_time(cls, value):
+        if not isinstance(value, str) or not re.fullmatch(r"\d{1,2}:\d{2}", value.strip()):
+            raise ValueError(f"{value!r} is not a time of day written \"HH:MM\" (in quotes)")
+        return value.strip()
+
+    @model_validator(mode="after")
+    def _not_empty(self):
+        if self.start == self.end:
+            raise ValueError("start and end are equal: the quiet period would be empty")
+        return self
+
+
+class RouteConfig(_Strict):
+    profile: str
+    min_class: Literal["incident", "related"] = "incident"
+    min_score: float = Field(default=0.0, ge=0.0, le=1.0)
+    channels: tuple[str, ...] = Field(min_length=1)
+    quiet_hours: QuietHours | None = Field(default=None, description="Alerts wait, then one digest")
+    digest: str | None = Field(default=None, description="Cron schedule (5 fields): send matches as "
+                               "one scheduled summary instead of one alert each")
+    timezone: str = Field(default="UTC", description="Timezone of the digest schedule")
+
+    _timezone = field_validator("timezone")(classmethod(lambda cls, v: check_timezone(v)))
+
+    @field_validator("digest")
+    @classmethod
+    def _cron(cls, value: str | None) -> str | None:
+        if value is not None and not _CRON.match(value):
+            raise ValueError(f"{value!r} is not a cron schedule of 5 fields "
+                             f"(minute hour day month weekday, e.g. \"0 8 * * *\")")
+        return value.strip() if value else value
+
+
+class FetchConfig(_Strict):
+    interval: timedelta = Field(default=timedelta(minutes=10), description="Default poll interval")
+    connect_timeout: float = Field(default=10.0, gt=0)
+    read_timeout: float = Field(default=30.0, gt=0)
+    total_timeout: float = Field(default=60.0, gt=0, description="Whole request, slow senders included")
+    max_bytes: int = Field(default=10 * 1024 * 1024, gt=0, description="Largest feed body accepted")
+    max_redirects: int = Field(default=5, ge=0, le=5)
+    concurrency: int = Field(default=8, ge=1, le=64, description="Feeds fetched at once")
+    max_backoff: timedelta = Field(default=timedelta(hours=6), description="Longest wait after errors")
+    user_agent: str = "news-incident-monitor/0.1 (+https://github.com/; feed poller)"
+
+    _durations = field_validator("interval", "max_backoff", mode="before")(
+        classmethod(lambda cls, v: parse_duration(v)))
+
+
+class DispatchConfig(_Strict):
+    max_attempts: int = Field(default=8, ge=1, description="Attempts before an alert is given up")
+    retry_base: timedelta = Field(default=timedelta(seconds=30))
+    retry_max: timedelta = Field(default=timedelta(hours=1))
+    interval: timedelta = Field(default=timedelta(seconds=15), description="Dispatcher period")
+
+    _durations = field_validator("retry_base", "retry_max", "interval", mode="before")(
+        classmethod(lambda cls, v: parse_duration(v)))
+
+
+class OpsConfig(_Strict):
+    """Operations alerts about the monitor itself, sent to `admin_channel`."""
+
+    feed_failing_after: timedelta = Field(default=timedelta(hours=2), description="Alert when a feed "
+                                          "has failed for this long")
+    silent_factor: float = Field(default=10.0, gt=1, description="Alert when a feed has brought no new "
+                                 "item for this many times its usual gap between items")
+    silent_minimum: timedelta = Field(default=timedelta(hours=24), description="...and for at least this long")
+    watch_config: bool = Field(default=True, description="Reload the watchlist and profiles when they change")
+
+    _durations = field_validator("feed_failing_after", "silent_minimum", mode="before")(
+        classmethod(lambda cls, v: parse_duration(v)))
+
+
+class Config(_Strict):
+    database: str = Field(default=DEFAULT_DATABASE, description="SQLAlchemy URL; env MONITOR_DATABASE_URL wins")
+    profiles_dir: Path = Field(default=Path("profiles"), description="Relative to this file")
+    first_poll_alerts: bool = Field(default=False, description="Alert on items of a feed's first poll")
+    tick: timedelta = Field(default=timedelta(seconds=30), description="How often due feeds are claimed")
+    fetch: FetchConfig = FetchConfig()
+    dispatch: DispatchConfig = DispatchConfig()
+    admin_channel: str | None = Field(default=None, description="Channel for operations alerts "
+                                      "(failing or silent feeds, rejected config edits)")
+    ops: OpsConfig = OpsConfig()
+    feeds: tuple[FeedConfig, ...] = ()
+    channels: tuple[ChannelConfig, ...] = ()
+    routes: tuple[RouteConfig, ...] = ()
+    templates_dir: Path | None = Field(default=None, description="Message templates overriding the "
+                                       "shipped ones (same file names); relative to this file")
+    # Filled by load_config, not read from the file:
+    source: Path | None = Field(default=None, exclude=True)
+    profiles: dict[str, Profile] = Field(default_factory=dict, exclude=True)
+    profiles_path: Path | None = Field(default=None, exclude=True)
+
+    _tick = field_validator("tick", mode="before")(classmethod(lambda cls, v: parse_duration(v)))
+
+    @field_validator("source", "profiles", "profiles_path", mode="before")
+    @classmethod
+    def _not_from_file(cls, value, info: ValidationInfo):
+        if not (info.context or {}).get("internal"):
+            raise ValueError("unknown field (check the spelling)")
+        return value
+
+    def feed_interval(self, feed: FeedConfig) -> timedelta:
+        return feed.interval or self.fetch.interval
+
+    def channel(self, name: str) -> ChannelConfig:
+        for channel in self.channels:
+            if channel.name == name:
+                return channel
+        raise KeyError(name)
+
+    def secrets(self) -> list[str]:
+        return [secret for channel in self.channels for secret in channel.secrets()]
+
+    def templates_path(self) -> Path | None:
+        if self.templates_dir is None or self.templates_dir.is_absolute() or self.source is None:
+            return self.templates_dir
+        return self.source.parent / self.templates_dir
+
+
+def load_config(path: Path = DEFAULT_CONFIG, environ: dict | None = None) -> Config:
+    """Load and validate the watchlist and the profiles it routes to."""
+    environ = os.environ if environ is None else environ
+    if not path.exists():
+        raise ConfigError("watchlist file not found (pass --config FILE, or run `monitor demo` "
+                          "to try the monitor without one)", file=str(path))
+    config = load_model(path, Config, context={"environ": environ})
+    _check_references(path, config)
+    templates = config.model_copy(update={"source": path}).templates_path()
+    if templates is not None and not templates.is_dir():
+        raise error_at(path, ("templates_dir",), f"{templates} is not a directory")
+    profiles_dir = config.profiles_dir if config.profiles_dir.is_absolute() else \
+        path.parent / config.profiles_dir
+    profiles = load_profiles(profiles_dir)
+    for index, route in enumerate(config.routes):
+        if route.profile not in profiles:
+            raise error_at(path, ("routes", index, "profile"),
+                           f"unknown profile {route.profile!r}; profiles in {profiles_dir}: "
+                           f"{sorted(profiles) or 'none'}")
+    database = environ.get("MONITOR_DATABASE_URL") or config.database
+    return config.model_copy(update={"source": path, "profiles": profiles, "database": database,
+                                     "profiles_path": profiles_dir})
+
+
+def _check_references(path: Path, config: Config) -> None:
+    """Names are unique, and routes name channels that exist."""
+    for kind, entries in (("feeds", config.feeds), ("channels", config.channels)):
+        seen = set()
+        for index, entry in enumerate(entries):
+            if entry.name in seen:
+                raise error_at(path, (kind, index, "name"), f"duplicate name {entry.name!r}")
+            seen.add(entry.name)
+    known = {channel.name for channel in config.channels}
+    if config.admin_channel and config.admin_channel not in known:
+        raise error_at(path, ("admin_channel",), f"unknown channel {config.admin_channel!r}; "
+                                                 f"known: {sorted(known) or 'none'}")
+    for index, route in enumerate(config.routes):
+        for position, name in enumerate(route.channels):
+            if name not in known:
+                raise error_at(path, ("routes", index, "channels", position),
+                               f"unknown channel {name!r}; known: {sorted(known) or 'none'}")

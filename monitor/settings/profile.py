@@ -1,0 +1,236 @@
+"""Incident profiles: weighted concept groups, co-occurrence rules, negatives, class thresholds.
+
+A profile file (YAML) looks like:
+
+    name: wildfires-near-towns
+    thresholds: {incident: 0.6, related: 0.35}
+    groups:
+      hazard:
+        weight: 0.5
+        terms:
+          - wildfire
+          - {name: brush fire, aliases: [bushfire, "grass fire*"], weight: 0.8}
+      place: {weight: 0.5, terms: [town, village]}
+    rules:
+      - {name: fire-near-town, class: incident, groups: [hazard, place], within: 1}
+      - name: evacuation
+        class: related
+        groups: [[hazard, evacuation]]     # a list inside `groups` = any one of these groups
+        near: [place]                      # also needed, within `near_distance` sentences
+        unless: [drill]                    # not if one of these is in the window or headline
+    negatives:
+      - {name: fire drill, weight: 0.4}
+
+A term ending in "*" matches any word that starts with it ("attack*" -> attacked, attacks).
+A word written in capitals ("US" in "US forces", "PMF") matches only in capitals.
+"(a|b|c)" in a term stands for each alternative: "(Kataib|Kataeb) (Hezbollah|Hizballah)";
+"(the |)" makes a word optional.
+A hit inside a longer hit of a negative or of a group with `mask: true` is dropped
+("Houston Rockets" hides "rocket"; "strikes by US forces" hides the target "US forces").
+
+A rule fires when a window of at most `within` consecutive sentences (0 = the whole item)
+holds a hit of every entry of `groups`, every entry of `near` is hit within `near_distance`
+sentences of that window (or in the headline; `near_distance: null` = anywhere), no group of
+`unless` is hit in the window or the headline, the window includes the headline if `in_title`,
+and the score reaches the class threshold and the rule's `min_score`.
+"""
+
+import re
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from ..errors import ConfigError
+from ..text import fold, fold_cased
+from .yamlsource import load_model
+
+
+class Term(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(description="Canonical form, shown in evidence")
+    aliases: tuple[str, ...] = Field(default=(), description="Spelling variants and other names")
+    weight: float = Field(default=1.0, ge=0.0, le=1.0, description="Strength of this term in its group")
+
+    @field_validator("name", "aliases", mode="after")
+    @classmethod
+    def _foldable(cls, value):
+        for text in (value,) if isinstance(value, str) else value:
+            for spelling in expand(text):
+                if "*" in spelling.rstrip("*"):
+                    raise ValueError(f"term {text!r}: '*' may only end a spelling, not {spelling!r}")
+                if not fold(spelling.rstrip("*")):
+                    raise ValueError(f"term {text!r} has a spelling with no letters or digits to match")
+        return value
+
+    def spellings(self) -> tuple[str, ...]:
+        """Every spelling: the name and the aliases, "(a|b)" alternatives expanded."""
+        return tuple(dict.fromkeys(s for text in (self.name, *self.aliases) for s in expand(text)))
+
+
+def _term(value):
+    return {"name": value} if isinstance(value, str) else value
+
+
+
+class Group(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    weight: float = Field(ge=0.0, le=1.0, description="Share of the score this concept carries")
+    terms: tuple[Term, ...] = Field(min_length=1)
+    mask: bool = Field(default=False, description="Hide hits of other groups inside these hits")
+
+    @field_validator("terms", mode="before")
+    @classmethod
+    def _strings_are_terms(cls, value):
+        return [_term(entry) for entry in value] if isinstance(value, list) else value
+
+
+Requirement = str | tuple[str, ...]  # a group, or a list of groups any one of which will do
+
+
+def _alternatives(requirement: Requirement) -> tuple[str, ...]:
+    return (requirement,) if isinstance(requirement, str) else tuple(requirement)
+
+
+class Rule(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    name: str
+    label: Literal["incident", "related"] = Field(alias="class")
+    groups: tuple[Requirement, ...] = Field(min_length=1)
+    within: int = Field(default=1, ge=0, description="Sentences the groups must fall in; 0 = anywhere")
+    near: tuple[Requirement, ...] = Field(default=(), description="Also needed near the window")
+    near_distance: int | None = Field(default=1, ge=0,
+                                      description="Sentences from the window for `near`; null = anywhere")
+    unless: tuple[str, ...] = Field(default=(), description="Groups that stop the rule if in the window "
+                                                           "or the headline")
+    in_title: bool = Field(default=False, description="The window must include the headline")
+    min_score: float = Field(default=0.0, ge=0.0, le=1.0)
+
+    @field_validator("groups", "near", mode="after")
+    @classmethod
+    def _non_empty_alternatives(cls, value):
+        for requirement in value:
+            if not _alternatives(requirement):
+                raise ValueError("an empty list of alternative groups")
+        return value
+
+    def requirements(self) -> tuple[tuple[str, ...], ...]:
+        return tuple(map(_alternatives, self.groups))
+
+    def near_requirements(self) -> tuple[tuple[str, ...], ...]:
+        return tuple(map(_alternatives, self.near))
+
+    def group_names(self) -> set[str]:
+        return {g for req in (*self.requirements(), *self.near_requirements()) for g in req} | set(self.unless)
+
+
+class Thresholds(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    incident: float = Field(default=0.6, ge=0.0, le=1.0)
+    related: float = Field(default=0.35, ge=0.0, le=1.0)
+
+
+class IncidentSettings(BaseModel):
+    """How matches of this profile are grouped into incidents (see monitor/incidents.py)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    window_hours: float = Field(default=48.0, gt=0, description="A report joins an incident opened "
+                                "at most this long before it; then the incident closes")
+    entity_groups: tuple[str, ...] = Field(default=(), description="Groups naming where it happened, "
+                                           "most specific first (e.g. facility, city, country); "
+                                           "different names keep incidents apart")
+    detail_groups: tuple[str, ...] = Field(default=(), description="Groups whose terms tell two "
+                                           "incidents apart (e.g. the weapon)")
+    material: dict[str, str] = Field(default_factory=dict, description="Change name -> group; its first "
+                                     "appearance in an incident sends one update")
+    followup_group: str | None = Field(default=None, description="Group whose hit marks a report as "
+                                       "a follow-up of an earlier attack: it joins, never opens")
+    lookback_group: str | None = Field(default=None, description="Group whose hit says a report may "
+                                       "look back at an earlier attack (\"after the attack\"): it "
+                                       "joins one if it can, else counts as a first report")
+    followup_window_hours: float = Field(default=168.0, gt=0, description="How long after its opening "
+                                         "an incident takes follow-ups")
+    followup_after_hours: float = Field(default=36.0, gt=0, description="A report whose own words place "
+                                        "the attack this long before it is a follow-up")
+    new_attack_group: str | None = Field(default=None, description="Group whose hit says the report is "
+                                         "of another attack (\"a second attack\", \"again\")")
+    new_attack_hours: float = Field(default=12.0, gt=0, description="...which then joins only an "
+                                    "incident opened this recently, or one whose day it names")
+    join_threshold: float = Field(default=0.4, ge=0.0, le=2.0)
+    max_updates: int = Field(default=1, ge=0)
+
+
+class Profile(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    description: str = ""
+    thresholds: Thresholds = Thresholds()
+    body_weight: float = Field(default=0.75, ge=0.0, le=1.0,
+                               description="Factor for a group found only below the headline")
+    cooccurrence_bonus: float = Field(default=0.2, ge=0.0, le=1.0)
+    groups: dict[str, Group] = Field(min_length=1)
+    rules: tuple[Rule, ...] = Field(min_length=1)
+    negatives: tuple[Term, ...] = ()
+    negative_cap: float = Field(default=0.6, ge=0.0, le=1.0)
+    incidents: IncidentSettings = IncidentSettings()
+
+    @field_validator("negatives", mode="before")
+    @classmethod
+    def _strings_are_terms(cls, value):
+        return [_term(entry) for entry in value] if isinstance(value, list) else value
+
+    @model_validator(mode="after")
+    def _rules_name_known_groups(self):
+        for rule in self.rules:
+            unknown = sorted(g for g in rule.group_names() if g not in self.groups)
+            if unknown:
+                raise ValueError(f"rule {rule.name!r} names unknown group(s) {unknown}; "
+                                 f"known: {sorted(self.groups)}")
+        settings = self.incidents
+        named = [*settings.entity_groups, *settings.detail_groups, *settings.material.values(),
+                 *(g for g in (settings.followup_group, settings.lookback_group,
+                              settings.new_attack_group) if g)]
+        unknown = sorted({g for g in named if g not in self.groups})
+        if unknown:
+            raise ValueError(f"incidents: unknown group(s) {unknown}; known: {sorted(self.groups)}")
+        return self
+
+
+def is_acronym(spelling: str) -> bool:
+    """A word written in capitals ("US", "PMF", "K1"); in a term it matches only in capitals."""
+    cased = fold_cased(spelling.rstrip("*"))
+    return bool(cased) and cased.isupper() and " " not in cased and len(cased) <= 6
+
+
+_ALTERNATION = re.compile(r"\(([^()]*\|[^()]*)\)")
+
+
+def expand(spelling: str) -> list[str]:
+    """"(Kataib|Kataeb) (Hezbollah|Hizballah)" -> the four spellings it stands for."""
+    match = _ALTERNATION.search(spelling)
+    if not match:
+        return [spelling]
+    head, tail = spelling[:match.start()], spelling[match.end():]
+    return [expanded for choice in match.group(1).split("|")
+            for expanded in expand(head + choice + tail)]
+
+
+def load_profile(path: Path) -> Profile:
+    profile = load_model(path, Profile)
+    if profile.name != path.stem:
+        raise ConfigError(f"profile name {profile.name!r} differs from the file name {path.stem!r}",
+                          file=str(path), field="name")
+    return profile
+
+
+def load_profiles(directory: Path) -> dict[str, Profile]:
+    if not directory.is_dir():
+        raise ConfigError("profiles directory does not exist", file=str(directory))
+    paths = sorted([*directory.glob("*.yaml"), *directory.glob("*.yml")])
+    return {profile.name: profile for profile in map(load_profile, paths)}

@@ -1,0 +1,1 @@
+"""Offline tools: evaluation, replay, fitting, backtests, the demo, profile drafting."""

@@ -1,0 +1,84 @@
+"""`monitor backtest`: run a profile over stored items and show what it would have alerted.
+
+Nothing is sent and nothing is written: a person tries a profile edit against the news the
+daemon has already seen before relying on it. Items are replayed in time order through the
+same scorer and incident grouping as the daemon, and compared with what was stored then.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.engine import Engine
+from sqlmodel import col, select
+
+from ..classify.scorer import ProfileScorer
+from ..incidents import Report, replay
+from ..store import Feed, ItemRow, MatchRow, session_scope
+from ..store.incidents import report_time
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One replayed item that the profile matches."""
+
+    title: str
+    feed: str
+    link: str | None
+    when: datetime
+    label: str
+    score: float
+    evidence: dict
+    alert: str | None  # "alert", "update: <changes>", or None (joined silently / related)
+    incident: int | None  # number of the replayed incident, in order of opening
+    stored_label: str | None  # what the daemon stored for this item and profile then, if anything
+
+
+def backtest(engine: Engine, scorer: ProfileScorer, since: datetime) -> list[Outcome]:
+    rows = _stored_items(engine, scorer.profile.name, since)
+    verdicts = {}
+    for item, feed, _ in rows:
+        verdict = scorer.score(item.title, item.text)
+        if verdict.label != "none":
+            verdicts[item.id] = verdict
+    by_id = {item.id: (item, feed, stored) for item, feed, stored in rows}
+    reports = [Report(str(item_id), scorer.profile.name, verdict.label,
+                      report_time(by_id[item_id][0].published_at, by_id[item_id][0].fetched_at),
+                      by_id[item_id][0].title, by_id[item_id][0].text, verdict.evidence(),
+                      verdict.evidence(headline_only=True))
+               for item_id, verdict in verdicts.items()]
+    numbers: dict[int, int] = {}
+    outcomes = []
+    for report, decision in replay(reports, scorer.profile.incidents):
+        item, feed, stored = by_id[int(report.key)]
+        verdict = verdicts[item.id]
+        alert = number = None
+        if decision is not None:
+            number = numbers.setdefault(id(decision.incident), len(numbers) + 1)
+            alert = "alert" if decision.opened else (
+                f"update: {', '.join(decision.changes)}" if decision.changes else None)
+        outcomes.append(Outcome(item.title, feed, item.url, report.when, verdict.label, verdict.score,
+                                verdict.evidence(), alert, number, stored))
+    for item, feed, stored in rows:  # matched then, not now
+        if stored and item.id not in verdicts:
+            outcomes.append(Outcome(item.title, feed, item.url, report_time(item.published_at,
+                                    item.fetched_at), "none", 0.0, {}, None, None, stored))
+    return outcomes
+
+
+def _stored_items(engine: Engine, profile: str, since: datetime):
+    """(item, feed name, stored label for this profile or None) fetched since `since`."""
+    with session_scope(engine) as session:
+        stored = dict(session.exec(select(MatchRow.item_id, MatchRow.label)
+                                   .where(MatchRow.profile == profile)).all())
+        query = (select(ItemRow, Feed.name).join(Feed, ItemRow.feed_id == Feed.id)
+                 .where(ItemRow.fetched_at >= since).order_by(col(ItemRow.id)))
+        return [(item, feed, stored.get(item.id)) for item, feed in session.exec(query)]
+
+
+def summary(outcomes: list[Outcome]) -> dict:
+    alerts = [o for o in outcomes if o.alert]
+    newly = [o for o in outcomes if o.label == "incident" and o.stored_label != "incident"]
+    dropped = [o for o in outcomes if o.stored_label == "incident" and o.label != "incident"]
+    return {"matches": len(outcomes), "alerts": len(alerts),
+            "incidents": len({o.incident for o in outcomes if o.incident}),
+            "newly_incident": len(newly), "no_longer_incident": len(dropped)}
