@@ -11,8 +11,9 @@ against the report's time there. Two named days overlap only if they are the sam
 """
 
 import re
-from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
+
+from .model import Span
 
 AHEAD = timedelta(hours=4)
 DAY = timedelta(days=1)
@@ -38,29 +39,6 @@ _WORDS = re.compile(
     rf"|\b(?P<relative>{'|'.join(sorted(_RELATIVE, key=len, reverse=True))})\b", re.IGNORECASE)
 
 
-@dataclass(frozen=True)
-class Span:
-    """When the attack happened, as far as the reports tell: [start, end], and whether a report
-    named the day (exact) or it is guessed from when the report was made."""
-
-    start: datetime
-    end: datetime
-    exact: bool = False
-
-    def gap(self, other: "Span") -> timedelta:
-        """How far apart two spans are: zero when they overlap, else the time between them
-        (spans end where the next day begins: two days in a row are apart, by zero)."""
-        return max(timedelta(0), other.start - self.end, self.start - other.end)
-
-    def overlaps(self, other: "Span") -> bool:
-        return self.start < other.end and other.start < self.end
-
-    def narrowed(self, other: "Span") -> "Span":
-        """The overlap of two spans that overlap (what both reports allow); else this one."""
-        start, end = max(self.start, other.start), min(self.end, other.end)
-        if start >= end:
-            return self
-        return Span(start, end, self.exact or other.exact)
 
 
 def attack_span(title: str, text: str, reported: datetime, lag: timedelta = timedelta(hours=24)) -> Span:

@@ -457,7 +457,8 @@ def outbox(ctx: typer.Context,
     """List outbox rows not (yet) delivered: pending, held, dead, uncertain, with the last error."""
     if ctx.invoked_subcommand is not None:
         return
-    from .store.outbox import OUTBOX_OPEN, OUTBOX_STATUSES
+    from .model import OUTBOX_OPEN
+    from .store.outbox import OUTBOX_STATUSES
     runtime = _runtime(_load(config))
     unknown = [s for s in status or [] if s not in OUTBOX_STATUSES + ("all",)]
     if unknown:

@@ -36,11 +36,12 @@ evaluation measures what users get.
 """
 
 import math
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import timedelta
 
-from .attackday import Span, attack_span
+from .attackday import attack_span
 from .data import background_counts
+from .model import Decision, Incident, Label, Report, Role, Span
 from .settings.profile import IncidentSettings
 from .text import fold
 
@@ -52,40 +53,19 @@ STOPWORDS = frozenset(
     "could may might amid near us u s".split())
 
 
-@dataclass(frozen=True)
-class Report:
-    """One match, as incident grouping sees it."""
-
-    key: str
-    profile: str
-    label: str
-    when: datetime
-    title: str
-    text: str
-    evidence: dict[str, list[str]]
-    headline: dict[str, list[str]] = field(default_factory=dict)  # evidence of the headline alone
 
 
-@dataclass
-class Incident:
-    profile: str
-    opened_at: datetime
-    last_at: datetime
-    title: str
-    words: set[str]
-    entities: dict[str, set[str]]
-    facts: set[str] = field(default_factory=set)
-    sources: int = 1
-    updates: int = 0
-    id: int | None = None
-    span: Span | None = None  # when the attack happened, as its reports tell
 
 
-@dataclass(frozen=True)
-class Decision:
-    incident: Incident
-    opened: bool
-    changes: tuple[str, ...] = ()  # material changes that call for an update alert
+
+
+def role_of(decision: Decision | None) -> Role:
+    """What grouping made of a report, as stored on its match."""
+    if decision is None:
+        return Role.ALONE
+    if decision.opened:
+        return Role.OPENED
+    return Role.UPDATE if decision.changes else Role.JOINED
 
 
 def words_of(title: str, text: str) -> set[str]:
@@ -139,7 +119,7 @@ def assign(report: Report, open_incidents: list[Incident], settings: IncidentSet
     """Join the incident of the same attack, open a new one, or (a follow-up or thin report
     that matches none) stay out: None."""
     read = read_report(report, settings)
-    context = read.followup or report.label != "incident"
+    context = read.followup or report.label != Label.INCIDENT
     if context or read.looks_back:
         earlier = _best(report, read, open_incidents, settings, followup=True)
         if earlier is not None:
@@ -176,7 +156,7 @@ def _the_one_attack_that_day(report: Report, read: _Read, incident: Incident,
     place below the country: nothing else it can be, however differently it is worded."""
     vague = not _names_place(report, settings) or not any(
         incident.entities.get(group) for group in settings.entity_groups[:-1])
-    return report.label == "incident" and vague and _same_named_day(read.span, incident.span)
+    return report.label == Label.INCIDENT and vague and _same_named_day(read.span, incident.span)
 
 
 def _threshold(report: Report, incident: Incident, settings: IncidentSettings, followup: bool) -> float:
@@ -273,7 +253,7 @@ def _join(incident: Incident, report: Report, read: _Read, settings: IncidentSet
             incident.entities.setdefault(group, set()).update(terms)
     new = material_changes(report, settings) - incident.facts
     incident.facts |= new
-    if new and report.label == "incident" and incident.updates < settings.max_updates:
+    if new and report.label == Label.INCIDENT and incident.updates < settings.max_updates:
         incident.updates += 1
         return Decision(incident, opened=False, changes=tuple(sorted(new)))
     return Decision(incident, opened=False)

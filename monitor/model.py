@@ -1,7 +1,73 @@
-"""Plain data passed between the pipeline stages (fetch -> parse -> classify -> store -> notify)."""
+"""Plain data passed between the pipeline stages (fetch -> parse -> classify -> group -> alert),
+and the names of the states things go through. Every other module may import this one; it
+imports nothing of the project."""
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+
+class Label(StrEnum):
+    """An item's class for a profile, in rank order."""
+
+    NONE = "none"
+    RELATED = "related"
+    INCIDENT = "incident"
+
+
+class Role(StrEnum):
+    """What grouping made of a match. NULL in the database: not grouped yet."""
+
+    OPENED = "opened"  # opened an incident and paged
+    UPDATE = "update"  # joined one and sent its update
+    JOINED = "joined"  # joined one silently, as a source
+    ALONE = "alone"  # in no incident (a related item, or context about an older attack)
+    STORED = "stored"  # a new feed's back catalogue: kept, never grouped
+
+
+class OutboxStatus(StrEnum):
+    """pending -> claimed -> sending -> sent | pending (retry) | dead; pending -> held -> merged
+    into a digest row; `sending` found after a crash -> uncertain (never resent by itself)."""
+
+    PENDING = "pending"
+    HELD = "held"
+    CLAIMED = "claimed"
+    SENDING = "sending"
+    SENT = "sent"
+    DEAD = "dead"
+    UNCERTAIN = "uncertain"
+    MERGED = "merged"
+
+
+OUTBOX_OPEN = (OutboxStatus.PENDING, OutboxStatus.HELD, OutboxStatus.CLAIMED, OutboxStatus.SENDING,
+               OutboxStatus.DEAD, OutboxStatus.UNCERTAIN)
+
+
+class Hold(StrEnum):
+    """Why a held outbox row waits. A row held for a digest route carries that route's key instead
+    (alerts.routing.digest_key, which starts with DIGEST_HOLD)."""
+
+    QUIET = "quiet"  # until the route's quiet hours end
+    RATE = "rate"  # until the channel's rate limit allows
+
+
+DIGEST_HOLD = "digest:"
+
+
+class MessageKind(StrEnum):
+    """What an outbox row carries."""
+
+    ALERT = "alert"  # the first report of an incident, or a related item
+    UPDATE = "update"  # a material change to an incident
+    DIGEST = "digest"  # held alerts summed up (quiet hours over, digest schedule)
+    MERGED = "merged"  # alerts held by a rate limit, sent as one
+    OPS = "ops"  # the monitor telling its admin about itself
+
+
+class PollStatus(StrEnum):
+    OK = "ok"
+    NOT_MODIFIED = "not-modified"
+    ERROR = "error"
 
 
 @dataclass(frozen=True)
@@ -59,7 +125,7 @@ class Score:
     """The classifier's verdict on one item for one profile."""
 
     profile: str
-    label: str  # "incident" | "related" | "none"
+    label: str  # a Label
     score: float
     rule: str | None = None
     hits: tuple[Hit, ...] = ()
@@ -93,11 +159,11 @@ class Score:
         return grouped
 
 
-LABELS = ("none", "related", "incident")
+LABELS = tuple(Label)
 
 
 def label_rank(label: str) -> int:
-    return LABELS.index(label)
+    return LABELS.index(Label(label))
 
 
 @dataclass(frozen=True)
@@ -105,9 +171,152 @@ class PollOutcome:
     """Summary of one feed poll, for the log line and the tests."""
 
     feed_name: str
-    status: str  # "ok", "not-modified", "error"
+    status: str  # a PollStatus
     new_items: int = 0
     matches: int = 0
     alerts: int = 0
     error: str | None = None
     extra: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Seen:
+    """Of a feed's items, the keys (this feed's) and links (any feed's) already stored."""
+
+    keys: frozenset[str] = frozenset()
+    urls: frozenset[str] = frozenset()
+
+    def new(self, items: list["Item"]) -> list["Item"]:
+        """The items not seen, and only the first of several with one key or link."""
+        keys, urls, new = set(self.keys), set(self.urls), []
+        for item in items:
+            if item.key in keys or (item.url and item.url in urls):
+                continue
+            keys.add(item.key)
+            if item.url:
+                urls.add(item.url)
+            new.append(item)
+        return new
+
+
+@dataclass(frozen=True)
+class ScoredItem:
+    """A new item and its verdicts that are not `none` (empty: it matched no profile)."""
+
+    item: Item
+    verdicts: tuple[Score, ...] = ()
+
+
+@dataclass(frozen=True)
+class PollPlan:
+    """What one feed's poll writes, decided before the write transaction (pipeline.plan_poll)."""
+
+    feed_id: int
+    feed_name: str
+    status: PollStatus
+    etag: str | None
+    last_modified: str | None
+    new_items: tuple[ScoredItem, ...]
+    hold_alerts: bool  # a new feed's back catalogue: stored and scored, never grouped or paged
+    polled_at: datetime
+    next_due_at: datetime
+
+
+@dataclass(frozen=True)
+class PendingMatch:
+    """A stored match awaiting grouping, with its item and verdict."""
+
+    match_id: int
+    item: Item
+    verdict: Score
+    when: datetime  # when the report counts as made
+    matched_at: datetime
+    headline: dict[str, list[str]]  # the verdict's evidence in the headline alone
+
+
+@dataclass(frozen=True)
+class Message:
+    """An alert before rendering: its kind and the template values; rendered once per channel."""
+
+    kind: MessageKind
+    values: dict
+
+
+@dataclass(frozen=True)
+class OutboxMessage:
+    """One rendered message for one channel, to be written to the outbox."""
+
+    channel: str
+    kind: MessageKind
+    format: str
+    title: str
+    body: str
+
+
+@dataclass(frozen=True)
+class Span:
+    """When the attack happened, as far as the reports tell: [start, end], and whether a report
+    named the day (exact) or it is guessed from when the report was made."""
+
+    start: datetime
+    end: datetime
+    exact: bool = False
+
+    def gap(self, other: "Span") -> timedelta:
+        """How far apart two spans are: zero when they overlap, else the time between them
+        (spans end where the next day begins: two days in a row are apart, by zero)."""
+        return max(timedelta(0), other.start - self.end, self.start - other.end)
+
+    def overlaps(self, other: "Span") -> bool:
+        return self.start < other.end and other.start < self.end
+
+    def narrowed(self, other: "Span") -> "Span":
+        """The overlap of two spans that overlap (what both reports allow); else this one."""
+        start, end = max(self.start, other.start), min(self.end, other.end)
+        if start >= end:
+            return self
+        return Span(start, end, self.exact or other.exact)
+
+
+
+@dataclass(frozen=True)
+class Report:
+    """One match, as incident grouping sees it."""
+
+    key: str
+    profile: str
+    label: str
+    when: datetime
+    title: str
+    text: str
+    evidence: dict[str, list[str]]
+    headline: dict[str, list[str]] = field(default_factory=dict)  # evidence of the headline alone
+
+
+
+@dataclass
+class Incident:
+    profile: str
+    opened_at: datetime
+    last_at: datetime
+    title: str
+    words: set[str]
+    entities: dict[str, set[str]]
+    facts: set[str] = field(default_factory=set)
+    sources: int = 1
+    updates: int = 0
+    id: int | None = None
+    span: Span | None = None  # when the attack happened, as its reports tell
+
+
+
+@dataclass(frozen=True)
+class Decision:
+    incident: Incident
+    opened: bool
+    changes: tuple[str, ...] = ()  # material changes that call for an update alert
+
+
+def report_time(published: datetime | None, now: datetime) -> datetime:
+    """When a report counts as made: its published time, unless missing or in the future."""
+    return published if published is not None and published <= now else now

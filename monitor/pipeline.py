@@ -1,7 +1,8 @@
-"""One poll, as in the design's data flow: claim due feeds -> fetch -> parse -> new items ->
-classify -> store items and matches in one transaction per feed; then, once every feed of the
-poll is stored, group the new matches into incidents and write the outbox rows in one
-transaction.
+"""One poll, as in the design's data flow: claim due feeds -> fetch -> for each feed as it
+answers, `refresh_feed`: parse -> new items -> classify -> plan (pure) -> store.apply_poll (one
+short transaction per feed); then, once every feed of the poll is stored, `group_pending`: group
+the new matches into incidents, route and render their pages, and write the outbox rows in one
+transaction. The dispatcher (alerts/deliver.py) sends them.
 
 Grouping after the poll, in published order across feeds, makes the pages independent of which
 feed answered first (of those that answer within GROUP_AFTER seconds: a slow feed does not hold
@@ -18,35 +19,41 @@ import threading
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import insert
 from sqlalchemy.engine import Engine
 
-from .alerts.render import outbox_rows, render_alert, render_update
+from .alerts.render import message_for, outbox_messages
 from .alerts.routing import route_channels
 from .classify.scorer import ProfileScorer, load_scorers
 from .errors import FetchError, ParseError, StatusError
-from .incidents import Report
+from .incidents import assign, role_of
 from .ingest.fetch import fetch_all
 from .ingest.parse import parse_feed
-from .model import FetchResult, Item, PollOutcome, Score
-from .settings.config import Config
-from .store import Feed, ItemRow, MatchRow, session_scope, utcnow
-from .store.feeds import (
-    ClaimedFeed,
-    claim_feeds,
-    known_keys,
-    known_urls,
-    mark_feed_success,
-    record_feed_error,
-    sync_feeds,
+from .model import (
+    Decision,
+    FetchResult,
+    Item,
+    Label,
+    PendingMatch,
+    PollOutcome,
+    PollPlan,
+    PollStatus,
+    Report,
+    Role,
+    Score,
+    ScoredItem,
+    Seen,
 )
-from .store.incidents import PendingMatch, Role, group_report, pending_matches
+from .settings.config import Config, FeedConfig
+from .settings.profile import IncidentSettings
+from .store import utcnow
+from .store.feeds import ClaimedFeed, claim_feeds, record_feed_error, sync_feeds
+from .store.incidents import Grouping, grouping
+from .store.items import apply_poll, seen_items
 
 log = logging.getLogger("monitor.poll")
 GROUP_AFTER = 5.0  # seconds a poll waits for slow feeds before grouping what has arrived
-
 
 
 @dataclass
@@ -58,9 +65,18 @@ class Runtime:
     clock: Callable[[], datetime] = utcnow
     scorers: dict[str, ProfileScorer] = field(default_factory=dict)
 
+    _feeds: dict[str, FeedConfig] = field(default_factory=dict, init=False, repr=False)
+    _feeds_of: Config | None = field(default=None, init=False, repr=False)
+
     def __post_init__(self):
         if not self.scorers:
             self.scorers = load_scorers(self.config.profiles, self.config.profiles_path)
+
+    def interval(self, feed_name: str) -> timedelta:
+        """A feed's poll interval, found by name in a dict (a watchlist may hold thousands)."""
+        if self._feeds_of is not self.config:
+            self._feeds, self._feeds_of = {f.name: f for f in self.config.feeds}, self.config
+        return self.config.feed_interval(self._feeds[feed_name])
 
 
 def poll(runtime: Runtime, feed_names: list[str] | None = None, due_only: bool = False,
@@ -81,7 +97,7 @@ async def poll_async(runtime: Runtime, feed_names: list[str] | None = None, due_
         async for state, result in fetch_all([c.state for c in claims.values()], config.fetch):
             if stop is not None and stop.is_set():
                 break  # unprocessed claims expire after their lease and are polled again
-            outcomes.append(process_fetch(runtime, claims[state.name], result))
+            outcomes.append(refresh_feed(runtime, claims[state.name], result))
     finally:
         waiting.cancel()
     return finish_poll(runtime, outcomes, alerts)
@@ -105,93 +121,63 @@ def finish_poll(runtime: Runtime, outcomes: list[PollOutcome], alerts: Counter |
     return outcomes
 
 
-def process_fetch(runtime: Runtime, claim: ClaimedFeed, result: FetchResult | FetchError) -> PollOutcome:
-    """Everything after the HTTP exchange for one feed; a failure is recorded on the feed."""
-    config, now = runtime.config, runtime.clock()
-    interval = config.feed_interval(next(f for f in config.feeds if f.name == claim.state.name))
+def refresh_feed(runtime: Runtime, claim: ClaimedFeed, result: FetchResult | FetchError) -> PollOutcome:
+    """Everything after the HTTP exchange for one feed, in order: parse the body; ask the store
+    which items it has seen; classify the new ones and decide what to write (plan_poll: pure,
+    outside any transaction); write it in one short transaction (store.apply_poll). Grouping and
+    alerts follow once the poll's feeds are stored (group_pending). A failure is kept on the feed."""
+    now, interval = runtime.clock(), runtime.interval(claim.state.name)
     try:
-        if isinstance(result, FetchError):
-            raise result
-        items = [] if result.not_modified else parse_feed(result.body, claim.state.name,
-                                                          result.final_url, result.content_type)
+        items = _items_of(claim, result)
     except (FetchError, ParseError) as exc:
-        retry_after = exc.retry_after if isinstance(exc, StatusError) else None
-        record_feed_error(runtime.engine, claim.id, str(exc), now, interval,
-                          config.fetch.max_backoff, retry_after)
-        return PollOutcome(claim.state.name, "error", error=str(exc))
-    status = "not-modified" if result.not_modified else "ok"
+        return _failed(runtime, claim, str(exc), now, interval, _retry_after(exc))
+    seen = seen_items(runtime.engine, claim.id, items)
+    plan = plan_poll(claim, result, items, seen, runtime.scorers, now, interval,
+                     hold_alerts=claim.first_poll and not runtime.config.first_poll_alerts)
     try:
-        return _store_poll(runtime, claim, result, items, status, interval, now)
+        new_items, matches = apply_poll(runtime.engine, plan)
     except Exception as exc:  # e.g. a value the database refuses: rolled back, kept on the feed
         log.exception("storing feed %s failed", claim.state.name)
-        error = f"could not store the items: {type(exc).__name__}: {str(exc).splitlines()[0][:300]}"
-        record_feed_error(runtime.engine, claim.id, error, now, interval, config.fetch.max_backoff)
-        return PollOutcome(claim.state.name, "error", error=error)
+        return _failed(runtime, claim, f"could not store the items: {type(exc).__name__}: "
+                       f"{str(exc).splitlines()[0][:300]}", now, interval)
+    return PollOutcome(claim.state.name, plan.status, new_items, matches,
+                       extra={"alerts_held": plan.hold_alerts})
 
 
-def _store_poll(runtime: Runtime, claim: ClaimedFeed, result: FetchResult, items: list[Item],
-                status: str, interval, now: datetime) -> PollOutcome:
-    """Items and matches of one feed's poll, in one transaction; grouping comes after the poll."""
-    with session_scope(runtime.engine) as session:
-        feed = session.get(Feed, claim.id)
-        new_items = _new_items(session, claim.id, items)
-        alert = runtime.config.first_poll_alerts or not claim.first_poll
-        scored = [(item, _verdicts(runtime, item)) for item in new_items]
-        _insert_unmatched(session, claim.id, [item for item, verdicts in scored if not verdicts], now)
-        matches = sum(_store_match(session, claim.id, item, verdicts, now, alert)
-                      for item, verdicts in scored if verdicts)
-        mark_feed_success(feed, status, result.etag, result.last_modified, now, interval, len(new_items))
-        session.add(feed)
-    return PollOutcome(claim.state.name, status, len(new_items), matches,
-                       extra={"alerts_held": not alert})
+def plan_poll(claim: ClaimedFeed, result: FetchResult, items: list[Item], seen: Seen,
+              scorers: dict[str, ProfileScorer], now: datetime, interval: timedelta,
+              hold_alerts: bool) -> PollPlan:
+    """What one feed's poll stores: its items not seen before, each with its verdicts, and the
+    feed's new state. Pure: reads nothing, writes nothing."""
+    scored = tuple(ScoredItem(item, tuple(_verdicts(scorers, item))) for item in seen.new(items))
+    status = PollStatus.NOT_MODIFIED if result.not_modified else PollStatus.OK
+    return PollPlan(claim.id, claim.state.name, status, result.etag, result.last_modified, scored,
+                    hold_alerts, now, now + interval)
 
 
-def _new_items(session, feed_id: int, items: list[Item]) -> list[Item]:
-    """Items not seen before: neither this feed's key nor (from any feed) the same canonical URL."""
-    seen_keys = known_keys(session, feed_id, [i.key for i in items])
-    seen_urls = known_urls(session, [i.url for i in items if i.url])
-    new = []
-    for item in items:
-        if item.key in seen_keys or (item.url and item.url in seen_urls):
-            continue
-        seen_keys.add(item.key)
-        if item.url:
-            seen_urls.add(item.url)
-        new.append(item)
-    return new
+def _items_of(claim: ClaimedFeed, result: FetchResult | FetchError) -> list[Item]:
+    if isinstance(result, FetchError):
+        raise result
+    if result.not_modified:
+        return []
+    return parse_feed(result.body, claim.state.name, result.final_url, result.content_type)
 
 
-def _verdicts(runtime: Runtime, item: Item) -> list[Score]:
+def _retry_after(exc: Exception) -> float | None:
+    return exc.retry_after if isinstance(exc, StatusError) else None
+
+
+def _failed(runtime: Runtime, claim: ClaimedFeed, error: str, now: datetime, interval: timedelta,
+            retry_after: float | None = None) -> PollOutcome:
+    record_feed_error(runtime.engine, claim.id, error, now, interval, runtime.config.fetch.max_backoff,
+                      retry_after)
+    return PollOutcome(claim.state.name, PollStatus.ERROR, error=error)
+
+
+def _verdicts(scorers: dict[str, ProfileScorer], item: Item) -> list[Score]:
     """The item's verdicts that are not `none`, one per profile at most."""
-    verdicts = (scorer.score(item.title, item.text) for scorer in runtime.scorers.values())
-    return [verdict for verdict in verdicts if verdict.label != "none"]
-
-
-def _item_values(feed_id: int, item: Item, now: datetime) -> dict:
-    return dict(feed_id=feed_id, key=item.key, url=item.url, title=item.title, text=item.text,
-                published_at=item.published, fetched_at=now)
-
-
-def _insert_unmatched(session, feed_id: int, items: list[Item], now: datetime) -> None:
-    """Most items match nothing: one multi-row INSERT, no ORM objects (a third of a poll's time)."""
-    if items:
-        session.execute(insert(ItemRow), [_item_values(feed_id, item, now) for item in items])
-
-
-def _store_match(session, feed_id: int, item: Item, verdicts: list[Score], now: datetime,
-                 alert: bool) -> int:
-    """The item and its verdicts. A new feed's back catalogue (not `alert`) is stored as such,
-    never grouped, so that later reports of the same events page; the rest await grouping."""
-    row = ItemRow(**_item_values(feed_id, item, now))
-    session.add(row)
-    session.flush()
-    session.add_all([MatchRow(item_id=row.id, profile=score.profile, label=score.label,
-                              score=score.score, rule=score.rule, evidence=score.evidence(),
-                              headline=score.evidence(headline_only=True), layer=score.layer,
-                              created_at=now,
-                              role=None if alert else Role.STORED)
-                     for score in verdicts])
-    return len(verdicts)
+    verdicts = (scorer.score(item.title, item.text) for scorer in scorers.values())
+    return [verdict for verdict in verdicts if verdict.label != Label.NONE]
 
 
 def _group_or_leave_pending(runtime: Runtime) -> Counter:
@@ -203,52 +189,39 @@ def _group_or_leave_pending(runtime: Runtime) -> Counter:
 
 
 def group_pending(runtime: Runtime) -> Counter:
-    """Group every match awaiting it, in report-time order, and write its outbox rows.
-    Returns the number of outbox rows written per feed."""
+    """Group every match awaiting it, in report-time order, and write the outbox rows of the pages
+    it leads to, in one transaction. Returns the number of outbox rows written per feed."""
     alerts: Counter = Counter()
-    with session_scope(runtime.engine) as session:
-        for pending in pending_matches(session):
+    with grouping(runtime.engine) as batch:
+        for pending in batch.pending():
             scorer = runtime.scorers.get(pending.verdict.profile)
             if scorer is None:  # the profile was removed from the watchlist meanwhile
-                pending.match.role = Role.STORED
-                session.add(pending.match)
+                batch.save(pending.match_id, Role.STORED)
                 continue
-            message = _group_and_render(session, pending, scorer.profile.incidents)
-            if message:
+            decision = _group(batch, pending, scorer.profile.incidents)
+            message = message_for(pending.item, pending.verdict, decision)
+            if message is not None:
                 channels = route_channels(runtime.config, pending.verdict)
-                rows = outbox_rows(runtime.config, pending.match.id, message, channels,
-                                   pending.match.created_at)
-                session.add_all(rows)
-                alerts[pending.item.feed_name] += len(rows)
+                batch.add_outbox(pending.match_id, outbox_messages(runtime.config, message, channels),
+                                 pending.matched_at)
+                alerts[pending.item.feed_name] += len(channels)
     return alerts
 
 
-def _group_and_render(session, pending: PendingMatch, settings) -> tuple[str, str] | None:
-    """Put the match in its incident; return the alert to send (title, body), if any.
-
-    The report that opens an incident alerts; one with a material change sends an update;
-    other reports join silently. A related item outside any incident alerts as itself (where a
-    route takes related items); an incident-class report left as context does not."""
-    item, score, match = pending.item, pending.verdict, pending.match
-    report = Report(str(match.id), score.profile, score.label, pending.when,
-                    item.title, item.text, score.evidence(), match.headline)
-    grouped = group_report(session, report, settings)
-    match.role = Role.ALONE
-    session.add(match)
-    if grouped is None:  # context about an earlier attack never pages; a related item may
-        return render_alert(item, score) if score.label != "incident" else None
-    decision, incident = grouped
-    match.incident_id = incident.id
-    match.role = Role.OPENED if decision.opened else (Role.UPDATE if decision.changes else Role.JOINED)
-    if decision.opened:
-        return render_alert(item, score)
-    if decision.changes:
-        return render_update(item, score, incident, decision.changes)
-    return None
+def _group(batch: Grouping, pending: PendingMatch, settings: IncidentSettings) -> Decision | None:
+    """Put the match in its incident (or in none) and record where it went."""
+    score = pending.verdict
+    report = Report(str(pending.match_id), score.profile, score.label, pending.when, pending.item.title,
+                    pending.item.text, score.evidence(), pending.headline)
+    hours = max(settings.window_hours, settings.followup_window_hours)
+    decision = assign(report, batch.open_incidents(score.profile, report.when - timedelta(hours=hours)),
+                      settings)
+    batch.save(pending.match_id, role_of(decision), decision)
+    return decision
 
 
 def _log_outcome(outcome: PollOutcome) -> None:
-    if outcome.status == "error":
+    if outcome.status == PollStatus.ERROR:
         log.warning("poll feed=%s status=error error=%s", outcome.feed_name, outcome.error)
     else:
         log.info("poll feed=%s status=%s new_items=%d matches=%d alerts=%d%s", outcome.feed_name,

@@ -290,7 +290,7 @@ def test_pages_do_not_depend_on_which_feed_answers_first(feed_server, write_watc
 
 def test_matches_left_ungrouped_by_a_crash_are_grouped_by_the_next_poll(feed_server, write_watchlist,
                                                                         make_runtime):
-    from monitor.pipeline import process_fetch
+    from monitor.pipeline import refresh_feed
     from monitor.store.feeds import claim_feeds, sync_feeds
     from monitor.model import FetchResult
     body = rss(_items(ASAD_EARLY))
@@ -300,7 +300,7 @@ def test_matches_left_ungrouped_by_a_crash_are_grouped_by_the_next_poll(feed_ser
     now = runtime.clock()
     sync_feeds(runtime.engine, [("a", feed_server.url("/a.xml"))], now)
     [claim] = claim_feeds(runtime.engine, ["a"], now, due_only=False)
-    process_fetch(runtime, claim, FetchResult("a", 200, body, None, None, "application/rss+xml",
+    refresh_feed(runtime, claim, FetchResult("a", 200, body, None, None, "application/rss+xml",
                                               feed_server.url("/a.xml")))
     # the process dies here: the match is stored, not grouped, no outbox row yet
     assert [m.role for m in _rows(runtime, MatchRow)] == [None] and not _rows(runtime, OutboxRow)

@@ -7,7 +7,8 @@ import pytest
 from conftest import PROFILES
 from monitor.settings.config import load_config
 from monitor.errors import ConfigError
-from monitor.alerts.render import Message, outbox_rows, render
+from monitor.alerts.render import outbox_messages, render
+from monitor.model import Message
 from monitor.alerts.routing import due_digests, hold_for, quiet_until
 
 PROFILE = "iraq-syria-militia-attacks"
@@ -91,8 +92,8 @@ def test_watchlist_templates_override_the_shipped_ones(tmp_path):
     config = _load(tmp_path, templates_dir="mine",
                    channels=[{"name": "mail", "url": "mailto://x@example.com", "format": "html"},
                              {"name": "hook", "url": "json://x"}])
-    message = Message("t", "b", "alert", ALERT)
-    mail, hook = outbox_rows(config, 1, message, ["mail", "hook"], _utc(2026, 1, 1))
+    message = Message("alert", ALERT)
+    mail, hook = outbox_messages(config, message, ["mail", "hook"])
     assert mail.format == "html" and mail.body.startswith("<h1>Rockets &lt;b&gt;hit")
     assert mail.title == hook.title == 'ALERT: Rockets <b>hit</b> base & "more" [x](javascript:1)'
     assert hook.format == "text" and "Why:" in hook.body

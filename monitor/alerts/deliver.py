@@ -18,19 +18,22 @@ import apprise
 
 from ..errors import ChannelError
 from ..logs import redact
+from ..model import OutboxStatus
 from ..settings.config import ChannelConfig, Config
 from ..store.outbox import (
+    ClaimedMessage,
     claim_outbox,
+    due_rows,
     finish_outbox,
-    hold_outbox,
+    hold_rows,
+    merge_held,
     recover_outbox,
     release_claims,
     release_held,
     start_send,
     worker_id,
 )
-from ..store.tables import OutboxRow
-from .render import render_digest
+from .render import digest_message
 from .routing import LOG_CHANNEL, Digest, digest_key, hold_for
 
 log = logging.getLogger("monitor.notify")
@@ -72,11 +75,16 @@ def apply_policy(config: Config, engine, now: datetime, digest: str | None = Non
     recovered = recover_outbox(engine, now)
     if any(recovered.values()):
         log.warning("outbox rows left by a stopped dispatcher: %d back to pending, %d uncertain "
-                    "(see `monitor outbox`)", recovered["pending"], recovered["uncertain"])
-    hold_outbox(engine, now, lambda row, match: match and hold_for(
-        config, row.channel, match.profile, match.label, match.score, now))
+                    "(see `monitor outbox`)", recovered[OutboxStatus.PENDING], recovered[OutboxStatus.UNCERTAIN])
+    holds = {row.id: hold for row in due_rows(engine, now) if row.profile is not None
+             and (hold := hold_for(config, row.channel, row.profile, row.label, row.score, now))}
+    hold_rows(engine, holds)
     keys = {digest_key(route) for route in config.routes if route.digest}
-    created = release_held(engine, now, render_digest(config), keys, digest)
+    created = []
+    for group in release_held(engine, now, keys, digest):
+        merged = merge_held(engine, group, digest_message(config, group.channel, group.hold, group.entries), now)
+        if merged is not None:
+            created.append(merged)
     if created:
         log.info("merged held alerts into digest rows %s", created)
     return created
@@ -105,7 +113,7 @@ def dispatch(config: Config, engine, clock: Callable[[], datetime],
         release_claims(engine, worker)
 
 
-def _send_row(config: Config, engine, row: OutboxRow, worker: str,
+def _send_row(config: Config, engine, row: ClaimedMessage, worker: str,
               clock: Callable[[], datetime]) -> str | None:
     """The only place a message leaves: mark `sending` (commit), call the channel, record."""
     if not start_send(engine, row.id, worker, clock()):
@@ -121,7 +129,7 @@ def _send_row(config: Config, engine, row: OutboxRow, worker: str,
     return status
 
 
-def _deliver(config: Config, row: OutboxRow) -> str | None:
+def _deliver(config: Config, row: ClaimedMessage) -> str | None:
     """Deliver one message; return None on success or the (scrubbed) error."""
     if row.channel == LOG_CHANNEL:
         log.warning("ALERT (no channel configured) %s\n%s", row.title, row.body)

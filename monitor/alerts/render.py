@@ -1,7 +1,5 @@
 """Alert text: title and body from templates, rendered once per channel in its format."""
 
-from collections.abc import Callable
-from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 
@@ -14,23 +12,13 @@ from jinja2 import (
     select_autoescape,
 )
 
-from ..model import Item, Score
+from ..model import Decision, Hold, Incident, Item, Label, Message, MessageKind, OutboxMessage, Score
 from ..settings.config import Config
-from ..store.tables import OutboxRow
 
 SUFFIX = {"text": "", "markdown": ".md", "html": ".html"}
 
 
 _MARKDOWN_SPECIAL = "\\`*_{}[]()#+-.!|<>~"
-
-
-class Message(tuple):
-    """(title, body) in plain text, plus its kind and template values to render other formats."""
-
-    def __new__(cls, title: str, body: str, kind: str, values: dict):
-        message = super().__new__(cls, (title, body))
-        message.kind, message.values = kind, values
-        return message
 
 
 def _escape_markdown(value) -> str:
@@ -61,22 +49,36 @@ def render(kind: str, values: dict, body_format: str = "text",
     return title, body
 
 
-def render_alert(item: Item, score: Score) -> Message:
-    """(title, body) of an alert: headline, source, time, class, score, evidence, link."""
+def message_for(item: Item, score: Score, decision: Decision | None) -> Message | None:
+    """What a grouped report sends: the report that opens an incident alerts; one with a material
+    change sends an update; other reports join silently. A related item outside any incident
+    alerts as itself (where a route takes related items); an incident-class report left as
+    context about an earlier attack does not."""
+    if decision is None:
+        return alert_message(item, score) if score.label != Label.INCIDENT else None
+    if decision.opened:
+        return alert_message(item, score)
+    if decision.changes:
+        return update_message(item, score, decision.incident, decision.changes)
+    return None
+
+
+def alert_message(item: Item, score: Score) -> Message:
+    """An alert: headline, source, time, class, score, evidence, link."""
     values = dict(title=item.title or "(no headline)", feed=item.feed_name,
                   published=item.published.strftime("%Y-%m-%d %H:%M UTC") if item.published else None,
                   label=score.label, score=score.score, profile=score.profile, rule=score.rule, layer=score.layer,
                   evidence=score.evidence(), text=item.text, link=item.url)
-    return Message(*render("alert", values), "alert", values)
+    return Message(MessageKind.ALERT, values)
 
 
-def render_update(item: Item, score: Score, incident, changes: tuple[str, ...]) -> Message:
-    """(title, body) of an incident update: what changed, the new source, how many so far."""
+def update_message(item: Item, score: Score, incident: Incident, changes: tuple[str, ...]) -> Message:
+    """An incident update: what changed, the new source, how many so far."""
     values = dict(incident_title=incident.title, incident_id=incident.id, sources=incident.sources,
                   opened=incident.opened_at.strftime("%Y-%m-%d %H:%M UTC"), changes=changes,
                   title=item.title, feed=item.feed_name, link=item.url, evidence=score.evidence(),
                   text=item.text)
-    return Message(*render("update", values), "update", values)
+    return Message(MessageKind.UPDATE, values)
 
 
 def channel_format(config: Config, channel_name: str) -> str:
@@ -86,28 +88,22 @@ def channel_format(config: Config, channel_name: str) -> str:
         return "text"  # the log, or a channel removed from the watchlist
 
 
-def outbox_rows(config: Config, match_id: int, message: tuple[str, str], channels: list[str],
-                now: datetime) -> list[OutboxRow]:
-    """The outbox rows of one alert, rendered in each channel's format (watchlist templates first).
-    A plain (title, body) tuple is sent as text."""
-    rows = []
+def outbox_messages(config: Config, message: Message, channels: list[str]) -> list[OutboxMessage]:
+    """The message rendered once for each channel, in its format (watchlist templates first)."""
+    messages = []
     for channel in channels:
-        body_format, kind = channel_format(config, channel), getattr(message, "kind", "alert")
-        title, body = (render(kind, message.values, body_format, config.templates_path())
-                       if isinstance(message, Message) else (message[0], message[1]))
-        if not isinstance(message, Message):
-            body_format = "text"
-        rows.append(OutboxRow(match_id=match_id, channel=channel, title=title, body=body, kind=kind,
-                              format=body_format, next_attempt_at=now, created_at=now))
-    return rows
-
-
-def render_digest(config: Config) -> Callable[[str, str, list[dict]], tuple[str, str, str, str]]:
-    """For store.outbox.release_held: (kind, format, title, body) of merged rows for a channel."""
-    def merged(channel: str, hold: str, entries: list[dict]) -> tuple[str, str, str, str]:
-        reason = hold if hold in ("quiet", "rate") else "digest"
         body_format = channel_format(config, channel)
-        values = dict(reason=reason, entries=entries, count=len(entries))
-        title, body = render("digest", values, body_format, config.templates_path())
-        return ("merged" if reason == "rate" else "digest"), body_format, title, body
-    return merged
+        title, body = render(message.kind, message.values, body_format, config.templates_path())
+        messages.append(OutboxMessage(channel, message.kind, body_format, title, body))
+    return messages
+
+
+def digest_message(config: Config, channel: str, hold: str, entries) -> OutboxMessage:
+    """Held alerts of one channel summed up in one message: after quiet hours, on a digest
+    schedule, or (`merged`) when a rate limit allows again."""
+    reason = hold if hold in tuple(Hold) else "digest"
+    body_format = channel_format(config, channel)
+    values = dict(reason=reason, entries=list(entries), count=len(entries))
+    title, body = render(MessageKind.DIGEST, values, body_format, config.templates_path())
+    kind = MessageKind.MERGED if reason == Hold.RATE else MessageKind.DIGEST
+    return OutboxMessage(channel, kind, body_format, title, body)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from ..model import Score, label_rank
+from ..model import DIGEST_HOLD, Hold, Label, Score, label_rank
 from ..settings.config import Config, QuietHours, RouteConfig
 
 LOG_CHANNEL = "log"  # where incidents go when no route names the profile
@@ -34,7 +34,7 @@ class Digest:
 
 
 def digest_key(route: RouteConfig) -> str:
-    return f"digest:{route.profile}|{route.digest}|{route.timezone}"
+    return f"{DIGEST_HOLD}{route.profile}|{route.digest}|{route.timezone}"
 
 
 def due_digests(config: Config) -> list[Digest]:
@@ -61,7 +61,7 @@ def hold_for(config: Config, channel: str, profile: str, label: str, score: floa
     ends = [quiet_until(r.quiet_hours, now) if r.quiet_hours else None for r in immediate]
     if any(end is None for end in ends):
         return None
-    return "quiet", min(ends)
+    return Hold.QUIET, min(ends)
 
 
 def quiet_until(quiet: QuietHours, now: datetime) -> datetime | None:
@@ -83,7 +83,7 @@ def route_channels(config: Config, score: Score) -> list[str]:
     """Channels this verdict goes to. A profile no route mentions alerts incidents to the log."""
     routes = [r for r in config.routes if r.profile == score.profile]
     if not routes:
-        return [LOG_CHANNEL] if score.label == "incident" else []
+        return [LOG_CHANNEL] if score.label == Label.INCIDENT else []
     channels: list[str] = []
     for route in routes:
         if accepts(route, score.profile, score.label, score.score):

@@ -15,7 +15,7 @@ import math
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from ..model import Score
+from ..model import Label, Score
 from ..settings.profile import Profile
 from ..text import fold
 
@@ -63,16 +63,16 @@ class LearnedModel:
 
     def combine(self, profile: Profile, title: str, text: str, rules: Score) -> Score:
         """The final verdict from the rules' verdict and this model's estimate."""
-        if rules.label == "incident" or not self.applies_to(rules):
+        if rules.label == Label.INCIDENT or not self.applies_to(rules):
             return rules
         return self.decide(profile, rules, round(self.probability(features(title, text, rules)), 4))
 
     def decide(self, profile: Profile, rules: Score, p: float) -> Score:
         """Apply the thresholds to a probability for an item the rules did not page."""
         if p >= self.incident_threshold and _incident_groups_present(profile, rules):
-            return replace(rules, label="incident", layer="learned", probability=p)
-        if p >= self.related_threshold and rules.label == "none":
-            return replace(rules, label="related", layer="learned", probability=p)
+            return replace(rules, label=Label.INCIDENT, layer="learned", probability=p)
+        if p >= self.related_threshold and rules.label == Label.NONE:
+            return replace(rules, label=Label.RELATED, layer="learned", probability=p)
         return replace(rules, probability=p)
 
     def to_json(self, extra: dict | None = None) -> str:
@@ -97,7 +97,7 @@ def _incident_groups_present(profile: Profile, rules: Score) -> bool:
         options = [requirement] if isinstance(requirement, str) else requirement
         return any(option in present for option in options)
 
-    return any(rule.label == "incident" and all(map(satisfied, rule.groups))
+    return any(rule.label == Label.INCIDENT and all(map(satisfied, rule.groups))
                and all(map(satisfied, getattr(rule, "near", ()) or ()))
                for rule in profile.rules)
 

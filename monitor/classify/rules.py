@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import ahocorasick
 
-from ..model import Hit, Score
+from ..model import Hit, Label, Score
 from ..settings.profile import Profile, Rule, Term, is_acronym
 from ..text import fold_cased, split_sentences
 
@@ -77,7 +77,7 @@ class Classifier:
             self._add(_NEGATIVE, term)
         self._automaton.make_automaton()
         # incident rules are tried first, each class in file order
-        self._rules = sorted(profile.rules, key=lambda rule: rule.label != "incident")
+        self._rules = sorted(profile.rules, key=lambda rule: rule.label != Label.INCIDENT)
 
     def _add(self, group: str, term: Term) -> None:
         for spelling in term.spellings():
@@ -114,7 +114,7 @@ class Classifier:
 
     def score(self, title: str, text: str = "") -> Score:
         if not self._anything(title, text):
-            return Score(self.profile.name, "none", 0.0)
+            return Score(self.profile.name, Label.NONE, 0.0)
         folded = FoldedText.of(title, text)
         all_hits = self.hits(folded)
         hits = [h for h in all_hits if h.group != _NEGATIVE]
@@ -134,7 +134,7 @@ class Classifier:
         penalty = self._penalty(negatives, best_window, has_title)
         value = round(min(1.0, max(0.0, base + bonus - penalty)), 4)
 
-        label, rule_name = "none", None
+        label, rule_name = Label.NONE, None
         for rule, _ in fired:
             if value >= max(getattr(self.profile.thresholds, rule.label), rule.min_score):
                 label, rule_name = rule.label, rule.name

@@ -21,13 +21,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from statistics import median
 
-from sqlalchemy import delete, update
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import col, select
-
 from ..alerts.routing import LOG_CHANNEL
+from ..model import MessageKind, OutboxMessage
 from ..settings.config import Config, OpsConfig
-from ..store import Feed, ItemRow, OpsAlertRow, OutboxRow, session_scope
+from ..store.ops import add_admin_message, feed_records, forget_feeds, ops_watches, record_transition
 
 log = logging.getLogger("monitor.ops")
 
@@ -163,11 +160,10 @@ def check_feeds(runtime, now: datetime | None = None) -> list[Transition]:
     config, engine = runtime.config, runtime.engine
     now = now or runtime.clock()
     healths = feed_health(engine, [feed.name for feed in config.feeds])
-    watches = _watches(engine)
+    watches = {key: Watch(*value) for key, value in ops_watches(engine).items()}
     gone = {feed for feed, _ in watches} - {health.name for health in healths}
     if gone:  # feeds removed from the watchlist (or never polled): nothing more to say
-        with session_scope(engine) as session:
-            session.execute(delete(OpsAlertRow).where(col(OpsAlertRow.feed).in_(gone)))
+        forget_feeds(engine, gone)
     applied = []
     for health in healths:
         for kind, decide in ((FAILING, failing_transition), (SILENT, silent_transition)):
@@ -179,68 +175,30 @@ def check_feeds(runtime, now: datetime | None = None) -> list[Transition]:
 
 def feed_health(engine, names: list[str]) -> list[FeedHealth]:
     """Health of the named feeds that have a feed row, from that row and their newest items."""
-    healths = []
-    with session_scope(engine) as session:
-        for feed in session.exec(select(Feed).where(col(Feed.name).in_(names)).order_by(Feed.name)):
-            recent = session.exec(select(ItemRow.published_at, ItemRow.fetched_at)
-                                  .where(ItemRow.feed_id == feed.id)
-                                  .order_by(col(ItemRow.id).desc()).limit(RECENT_ITEMS)).all()
-            healths.append(FeedHealth(
-                feed.name, feed.last_status, feed.last_error, feed.last_error_at,
-                feed.last_success_at, feed.error_count,
-                last_new_item_at=max((fetched for _, fetched in recent), default=None),
-                usual_gap=usual_gap([published or fetched for published, fetched in recent])))
-    return healths
-
-
-def _watches(engine) -> dict[tuple[str, str], Watch]:
-    with session_scope(engine) as session:
-        return {(row.feed, row.kind): Watch(row.since, row.reported_at)
-                for row in session.exec(select(OpsAlertRow))}
+    return [FeedHealth(r.name, r.last_status, r.last_error, r.last_error_at, r.last_success_at,
+                       r.error_count, last_new_item_at=max((fetched for _, fetched in r.recent), default=None),
+                       usual_gap=usual_gap([published or fetched for published, fetched in r.recent]))
+            for r in feed_records(engine, names, RECENT_ITEMS)]
 
 
 def _apply(config: Config, engine, transition: Transition, before: Watch | None,
            now: datetime) -> bool:
     """Record the transition and, for `raise` and `clear`, write its alert to the outbox, in one
-    transaction. False if another worker already did (the row changed under us)."""
-    feed, kind, action = transition.feed, transition.kind, transition.action
-    key = (OpsAlertRow.feed == feed, OpsAlertRow.kind == kind)
-    try:
-        with session_scope(engine) as session:
-            if action == "forget":
-                session.execute(delete(OpsAlertRow).where(*key, col(OpsAlertRow.reported_at).is_(None)))
-            elif before is None:  # watch, or raise at first sight
-                session.add(OpsAlertRow(feed=feed, kind=kind, since=transition.since,
-                                        reported_at=now if action == "raise" else None))
-            elif action == "raise":
-                claim = session.execute(update(OpsAlertRow).values(reported_at=now)
-                                        .where(*key, col(OpsAlertRow.reported_at).is_(None)))
-                if claim.rowcount != 1:
-                    raise _Taken
-            else:  # clear
-                claim = session.execute(delete(OpsAlertRow)
-                                        .where(*key, col(OpsAlertRow.reported_at).is_not(None)))
-                if claim.rowcount != 1:
-                    raise _Taken
-            if action in ("raise", "clear"):
-                session.add(admin_message(config, transition.title, transition.body, now))
-    except (IntegrityError, _Taken):
+    transaction. False if another worker already did."""
+    alerts = transition.action in ("raise", "clear")
+    message = admin_message(config, transition.title, transition.body) if alerts else None
+    if not record_transition(engine, transition.feed, transition.kind, transition.action, transition.since,
+                             before is not None, now, message):
         return False
-    if action in ("raise", "clear"):
+    if alerts:
         log.warning("ops alert: %s", transition.title)
     return True
 
 
-class _Taken(Exception):
-    """The row was changed by another worker."""
-
-
-def admin_message(config: Config, title: str, body: str, now: datetime) -> OutboxRow:
-    """An ops alert as an outbox row (no match) for the admin channel, or for the log without one."""
-    return OutboxRow(match_id=None, kind="ops", channel=config.admin_channel or LOG_CHANNEL,
-                     title=title, body=body, format="text", next_attempt_at=now, created_at=now)
+def admin_message(config: Config, title: str, body: str) -> OutboxMessage:
+    """An ops alert for the admin channel, or for the log without one."""
+    return OutboxMessage(config.admin_channel or LOG_CHANNEL, MessageKind.OPS, "text", title, body)
 
 
 def tell_admin(runtime, title: str, body: str) -> None:
-    with session_scope(runtime.engine) as session:
-        session.add(admin_message(runtime.config, title, body, runtime.clock()))
+    add_admin_message(runtime.engine, admin_message(runtime.config, title, body), runtime.clock())

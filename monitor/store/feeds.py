@@ -19,7 +19,7 @@ from sqlmodel import col, select
 
 from ..model import FeedState
 from .database import session_scope
-from .tables import Feed, ItemRow
+from .tables import Feed
 
 CLAIM_LEASE = timedelta(minutes=10)
 
@@ -79,11 +79,11 @@ def record_feed_error(engine: Engine, feed_id: int, error: str, now: datetime, i
 
 
 def mark_feed_success(feed: Feed, status: str, etag: str | None, last_modified: str | None,
-                      now: datetime, interval: timedelta, new_items: int) -> None:
+                      now: datetime, next_due_at: datetime, new_items: int) -> None:
     feed.etag, feed.last_modified = _validator(etag, 500), _validator(last_modified, 100)
     feed.last_status, feed.error_count = status, 0
     feed.last_success_at = now
-    feed.next_due_at = now + interval
+    feed.next_due_at = next_due_at
     feed.items_seen += new_items
 
 
@@ -91,25 +91,6 @@ def _validator(value: str | None, limit: int) -> str | None:
     """An ETag or Last-Modified too long for its column is not kept (the next GET is plain)."""
     return value if value is None or len(value) <= limit else None
 
-
-def known_keys(session, feed_id: int, keys: list[str]) -> set[str]:
-    found: set[str] = set()
-    for chunk in _chunks(keys, 500):
-        query = select(ItemRow.key).where(ItemRow.feed_id == feed_id, col(ItemRow.key).in_(chunk))
-        found.update(session.exec(query))
-    return found
-
-
-def known_urls(session, urls: list[str]) -> set[str]:
-    found: set[str] = set()
-    for chunk in _chunks(urls, 500):
-        found.update(session.exec(select(ItemRow.url).where(col(ItemRow.url).in_(chunk))))
-    return found
-
-
-def _chunks(values: list, size: int):
-    for start in range(0, len(values), size):
-        yield values[start:start + size]
 
 
 def list_feeds(engine: Engine) -> list[Feed]:

@@ -1,73 +1,81 @@
-"""Incidents in the database: load the open ones, run the grouping, save the result."""
+"""Incidents in the database: one grouping transaction reads the matches awaiting grouping and
+the incidents they may join, and writes back what the (pure) grouping decided."""
 
-from dataclasses import dataclass
-from datetime import datetime, timedelta
-from enum import StrEnum
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
 
 from sqlalchemy import text
+from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
-from ..attackday import Span
-from ..incidents import Decision, Incident, Report, assign
-from ..model import Item, Score
-from ..settings.profile import IncidentSettings
-from .tables import Feed, IncidentRow, ItemRow, MatchRow
+from ..model import Decision, Incident, Item, OutboxMessage, PendingMatch, Role, Score, Span, report_time
+from .database import session_scope
+from .tables import Feed, IncidentRow, ItemRow, MatchRow, OutboxRow
 
 GROUPING_LOCK = 0x6D6F6E69  # pg_advisory_xact_lock key: one worker groups at a time
-
-
-class Role(StrEnum):
-    """What grouping made of a match. NULL in the database: not grouped yet."""
-
-    OPENED = "opened"  # opened an incident and paged
-    UPDATE = "update"  # joined one and sent its update
-    JOINED = "joined"  # joined one silently, as a source
-    ALONE = "alone"  # in no incident (a related item, or context about an older attack)
-    STORED = "stored"  # a new feed's back catalogue: kept, never grouped
-
-
-@dataclass(frozen=True)
-class PendingMatch:
-    match: MatchRow
-    item: Item
-    verdict: Score
-    when: datetime  # when the report counts as made
-
-
-def pending_matches(session) -> list[PendingMatch]:
-    """Matches stored but not grouped yet, oldest report first, after taking the grouping lock
-    (PostgreSQL; SQLite's write transaction already serialises)."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": GROUPING_LOCK})
-    rows = session.exec(select(MatchRow, ItemRow, Feed.name)
-                        .join(ItemRow, col(MatchRow.item_id) == ItemRow.id)
-                        .join(Feed, col(ItemRow.feed_id) == Feed.id)
-                        .where(col(MatchRow.role).is_(None))).all()
-    pending = [PendingMatch(match, Item(feed, row.key, row.url, row.title, row.text, row.published_at),
-                            Score.stored(match.profile, match.label, match.score, match.rule,
-                                         match.evidence, match.layer),
-                            report_time(row.published_at, match.created_at))
-               for match, row, feed in rows]
-    return sorted(pending, key=lambda p: (p.when, p.match.item_id, p.match.id))
-
 MAX_WORDS = 3000  # words kept per incident for similarity
 
 
-def group_report(session, report: Report, settings: IncidentSettings) -> tuple[Decision, IncidentRow] | None:
-    """Assign the report to an open incident of its profile, or open one; persist the change."""
-    hours = max(settings.window_hours, settings.followup_window_hours)
-    rows = list(session.exec(select(IncidentRow).where(
-        IncidentRow.profile == report.profile,
-        IncidentRow.opened_at >= report.when - timedelta(hours=hours))))
-    incidents = [_incident(row) for row in rows]
-    decision = assign(report, incidents, settings)
-    if decision is None:
-        return None
-    row = rows[incidents.index(decision.incident)] if not decision.opened else IncidentRow()
-    _copy(decision.incident, row)
-    session.add(row)
-    session.flush()
-    return decision, row
+@contextmanager
+def grouping(engine: Engine) -> Iterator["Grouping"]:
+    """One grouping transaction, after taking the grouping lock (PostgreSQL; SQLite's write
+    transaction already serialises): nothing it wrote is kept unless the whole block succeeds."""
+    with session_scope(engine) as session:
+        if session.get_bind().dialect.name == "postgresql":
+            session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": GROUPING_LOCK})
+        yield Grouping(session)
+
+
+class Grouping:
+    def __init__(self, session):
+        self.session = session
+        self.matches: dict[int, MatchRow] = {}
+        self.incidents: dict[int, IncidentRow] = {}
+
+    def pending(self) -> list[PendingMatch]:
+        """Matches stored but not grouped yet, oldest report first."""
+        rows = self.session.exec(select(MatchRow, ItemRow, Feed.name)
+                                 .join(ItemRow, col(MatchRow.item_id) == ItemRow.id)
+                                 .join(Feed, col(ItemRow.feed_id) == Feed.id)
+                                 .where(col(MatchRow.role).is_(None))).all()
+        pending = []
+        for match, row, feed in rows:
+            self.matches[match.id] = match
+            item = Item(feed, row.key, row.url, row.title, row.text, row.published_at)
+            verdict = Score.stored(match.profile, match.label, match.score, match.rule,
+                                   match.evidence, match.layer)
+            pending.append(PendingMatch(match.id, item, verdict,
+                                        report_time(row.published_at, match.created_at), match.created_at,
+                                        match.headline))
+        order = {match_id: match.item_id for match_id, match in self.matches.items()}
+        return sorted(pending, key=lambda p: (p.when, order[p.match_id], p.match_id))
+
+    def open_incidents(self, profile: str, opened_since: datetime) -> list[Incident]:
+        """The profile's incidents opened since then (the ones a report may join)."""
+        rows = self.session.exec(select(IncidentRow).where(IncidentRow.profile == profile,
+                                                           IncidentRow.opened_at >= opened_since))
+        self.incidents.update({row.id: row for row in rows})
+        return [_incident(row) for row in self.incidents.values()
+                if row.profile == profile and row.opened_at >= opened_since]
+
+    def save(self, match_id: int, role: Role, decision: Decision | None = None) -> None:
+        """The match's role and, if it is in an incident, the incident as the decision left it."""
+        match = self.matches[match_id]
+        match.role = role
+        if decision is not None:
+            row = IncidentRow() if decision.opened else self.incidents[decision.incident.id]
+            _copy(decision.incident, row)
+            self.session.add(row)
+            self.session.flush()
+            self.incidents[row.id] = row
+            decision.incident.id = match.incident_id = row.id
+        self.session.add(match)
+
+    def add_outbox(self, match_id: int, messages: list[OutboxMessage], created_at: datetime) -> None:
+        self.session.add_all([OutboxRow(match_id=match_id, channel=m.channel, title=m.title, body=m.body,
+                                        kind=m.kind, format=m.format, next_attempt_at=created_at,
+                                        created_at=created_at) for m in messages])
 
 
 def _incident(row: IncidentRow) -> Incident:
@@ -89,8 +97,3 @@ def _copy(incident: Incident, row: IncidentRow) -> None:
     if incident.span is not None:
         row.attack_from, row.attack_to = incident.span.start, incident.span.end
         row.attack_exact = incident.span.exact
-
-
-def report_time(published: datetime | None, now: datetime) -> datetime:
-    """When a report counts as made: its published time, unless missing or in the future."""
-    return published if published is not None and published <= now else now

@@ -9,12 +9,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy.engine import Engine
-from sqlmodel import col, select
 
 from ..classify.scorer import ProfileScorer
 from ..incidents import Report, replay
-from ..store import Feed, ItemRow, MatchRow, session_scope
-from ..store.incidents import report_time
+from ..model import Label, report_time
+from ..store.reports import stored_items
 
 
 @dataclass(frozen=True)
@@ -34,45 +33,35 @@ class Outcome:
 
 
 def backtest(engine: Engine, scorer: ProfileScorer, since: datetime) -> list[Outcome]:
-    rows = _stored_items(engine, scorer.profile.name, since)
+    items = stored_items(engine, scorer.profile.name, since)
     verdicts = {}
-    for item, feed, _ in rows:
+    for item in items:
         verdict = scorer.score(item.title, item.text)
-        if verdict.label != "none":
+        if verdict.label != Label.NONE:
             verdicts[item.id] = verdict
-    by_id = {item.id: (item, feed, stored) for item, feed, stored in rows}
+    by_id = {item.id: item for item in items}
     reports = [Report(str(item_id), scorer.profile.name, verdict.label,
-                      report_time(by_id[item_id][0].published_at, by_id[item_id][0].fetched_at),
-                      by_id[item_id][0].title, by_id[item_id][0].text, verdict.evidence(),
+                      report_time(by_id[item_id].published_at, by_id[item_id].fetched_at),
+                      by_id[item_id].title, by_id[item_id].text, verdict.evidence(),
                       verdict.evidence(headline_only=True))
                for item_id, verdict in verdicts.items()]
     numbers: dict[int, int] = {}
     outcomes = []
     for report, decision in replay(reports, scorer.profile.incidents):
-        item, feed, stored = by_id[int(report.key)]
+        item = by_id[int(report.key)]
         verdict = verdicts[item.id]
         alert = number = None
         if decision is not None:
             number = numbers.setdefault(id(decision.incident), len(numbers) + 1)
             alert = "alert" if decision.opened else (
                 f"update: {', '.join(decision.changes)}" if decision.changes else None)
-        outcomes.append(Outcome(item.title, feed, item.url, report.when, verdict.label, verdict.score,
-                                verdict.evidence(), alert, number, stored))
-    for item, feed, stored in rows:  # matched then, not now
-        if stored and item.id not in verdicts:
-            outcomes.append(Outcome(item.title, feed, item.url, report_time(item.published_at,
-                                    item.fetched_at), "none", 0.0, {}, None, None, stored))
+        outcomes.append(Outcome(item.title, item.feed, item.url, report.when, verdict.label, verdict.score,
+                                verdict.evidence(), alert, number, item.label))
+    for item in items:  # matched then, not now
+        if item.label and item.id not in verdicts:
+            outcomes.append(Outcome(item.title, item.feed, item.url, report_time(item.published_at,
+                                    item.fetched_at), "none", 0.0, {}, None, None, item.label))
     return outcomes
-
-
-def _stored_items(engine: Engine, profile: str, since: datetime):
-    """(item, feed name, stored label for this profile or None) fetched since `since`."""
-    with session_scope(engine) as session:
-        stored = dict(session.exec(select(MatchRow.item_id, MatchRow.label)
-                                   .where(MatchRow.profile == profile)).all())
-        query = (select(ItemRow, Feed.name).join(Feed, ItemRow.feed_id == Feed.id)
-                 .where(ItemRow.fetched_at >= since).order_by(col(ItemRow.id)))
-        return [(item, feed, stored.get(item.id)) for item, feed in session.exec(query)]
 
 
 def summary(outcomes: list[Outcome]) -> dict:

@@ -20,16 +20,13 @@ from email.utils import format_datetime
 from pathlib import Path
 from xml.sax.saxutils import escape, quoteattr
 
-from sqlalchemy.orm import aliased
-from sqlmodel import col, select
-
-from ..model import FetchResult
-from ..pipeline import Runtime, finish_poll, process_fetch
+from ..model import FetchResult, Role
+from ..pipeline import Runtime, finish_poll, refresh_feed
 from ..settings.config import Config
 from ..settings.profile import Profile
-from ..store import ItemRow, MatchRow, OutboxRow, open_database, session_scope
+from ..store import open_database
 from ..store.feeds import claim_feeds, sync_feeds
-from ..store.incidents import Role
+from ..store.reports import page_rows
 from .evaluate import (
     LabelledItem,
     Page,
@@ -124,7 +121,7 @@ def _poll_day(runtime: Runtime, day, feeds: dict[str, list]) -> None:
         name = claim.state.name
         result = FetchResult(name, 200, rss(name, feeds[name]), None, None,
                              "application/rss+xml", claim.state.url)
-        outcomes.append(process_fetch(runtime, claim, result))
+        outcomes.append(refresh_feed(runtime, claim, result))
     finish_poll(runtime, outcomes)
 
 
@@ -145,19 +142,7 @@ def rss(name: str, entries: list[tuple[datetime, LabelledItem]]) -> bytes:
 
 def _pages(engine) -> tuple[list[Page], dict[str, str]]:
     """The pages written to the outbox, and each joining item's incident opener (archive ids)."""
-    opener_match, opener_item = aliased(MatchRow), aliased(ItemRow)
-    with session_scope(engine) as session:
-        openers = dict(session.exec(
-            select(opener_match.incident_id, opener_item.key)
-            .join(opener_item, col(opener_match.item_id) == opener_item.id)
-            .where(opener_match.role == Role.OPENED)).all())
-        members = session.exec(select(MatchRow.incident_id, MatchRow.role, ItemRow.key)
-                               .join(ItemRow, col(MatchRow.item_id) == ItemRow.id)
-                               .where(col(MatchRow.incident_id).is_not(None))).all()
-        rows = session.exec(select(OutboxRow.kind, MatchRow.incident_id, ItemRow.key)
-                            .join(MatchRow, col(OutboxRow.match_id) == MatchRow.id)
-                            .join(ItemRow, col(MatchRow.item_id) == ItemRow.id)
-                            .order_by(col(OutboxRow.id))).all()
+    rows, openers, members = page_rows(engine)
     pages = [Page(_archive_id(openers.get(incident, key)), _archive_id(key), kind)
              for kind, incident, key in rows]
     joined = {_archive_id(key): _archive_id(openers[incident]) for incident, role, key in members

@@ -1,0 +1,91 @@
+"""Items and matches: what a feed's poll has seen, and writing a poll's plan in one transaction."""
+
+from sqlalchemy import insert
+from sqlalchemy.engine import Engine
+from sqlmodel import col, select
+
+from ..model import Item, PollPlan, Role, ScoredItem, Seen
+from .database import session_scope
+from .feeds import mark_feed_success
+from .tables import Feed, ItemRow, MatchRow
+
+
+def seen_items(engine: Engine, feed_id: int, items: list[Item]) -> Seen:
+    """Which of the items are stored already: by this feed's key, or by link from any feed."""
+    with session_scope(engine) as session:
+        return _seen(session, feed_id, items)
+
+
+def apply_poll(engine: Engine, plan: PollPlan) -> tuple[int, int]:
+    """Write one feed's poll in one short transaction: its new items, their matches (awaiting
+    grouping, or kept as a back catalogue) and the feed's new state. An item stored since the
+    plan was made (another worker, another feed with the same link) is skipped here, so each
+    item is stored once. Returns (new items, matches) stored."""
+    with session_scope(engine) as session:
+        feed = session.get(Feed, plan.feed_id)
+        seen = _seen(session, plan.feed_id, [s.item for s in plan.new_items])
+        new = _unseen(plan.new_items, seen)
+        _insert_unmatched(session, plan, [s.item for s in new if not s.verdicts])
+        matches = sum(_insert_matched(session, plan, scored) for scored in new if scored.verdicts)
+        mark_feed_success(feed, plan.status, plan.etag, plan.last_modified, plan.polled_at,
+                          plan.next_due_at, len(new))
+        session.add(feed)
+        return len(new), matches
+
+
+def _unseen(scored: tuple[ScoredItem, ...], seen: Seen) -> list[ScoredItem]:
+    if not seen.keys and not seen.urls:
+        return list(scored)
+    keep = {id(item) for item in seen.new([s.item for s in scored])}
+    return [s for s in scored if id(s.item) in keep]
+
+
+def _seen(session, feed_id: int, items: list[Item]) -> Seen:
+    return Seen(frozenset(known_keys(session, feed_id, [i.key for i in items])),
+                frozenset(known_urls(session, [i.url for i in items if i.url])))
+
+
+def known_keys(session, feed_id: int, keys: list[str]) -> set[str]:
+    found: set[str] = set()
+    for chunk in _chunks(keys, 500):
+        query = select(ItemRow.key).where(ItemRow.feed_id == feed_id, col(ItemRow.key).in_(chunk))
+        found.update(session.exec(query))
+    return found
+
+
+def known_urls(session, urls: list[str]) -> set[str]:
+    found: set[str] = set()
+    for chunk in _chunks(urls, 500):
+        found.update(session.exec(select(ItemRow.url).where(col(ItemRow.url).in_(chunk))))
+    return found
+
+
+def _chunks(values: list, size: int):
+    for start in range(0, len(values), size):
+        yield values[start:start + size]
+
+
+def _item_values(plan: PollPlan, item: Item) -> dict:
+    return dict(feed_id=plan.feed_id, key=item.key, url=item.url, title=item.title, text=item.text,
+                published_at=item.published, fetched_at=plan.polled_at)
+
+
+def _insert_unmatched(session, plan: PollPlan, items: list[Item]) -> None:
+    """Most items match nothing: one multi-row INSERT, no ORM objects (a third of a poll's time)."""
+    if items:
+        session.execute(insert(ItemRow), [_item_values(plan, item) for item in items])
+
+
+def _insert_matched(session, plan: PollPlan, scored: ScoredItem) -> int:
+    """The item and its verdicts. A new feed's back catalogue (`hold_alerts`) is stored as such,
+    never grouped, so that later reports of the same events page; the rest await grouping."""
+    row = ItemRow(**_item_values(plan, scored.item))
+    session.add(row)
+    session.flush()
+    session.add_all([MatchRow(item_id=row.id, profile=score.profile, label=score.label,
+                              score=score.score, rule=score.rule, evidence=score.evidence(),
+                              headline=score.evidence(headline_only=True), layer=score.layer,
+                              created_at=plan.polled_at,
+                              role=Role.STORED if plan.hold_alerts else None)
+                     for score in scored.verdicts])
+    return len(scored.verdicts)
