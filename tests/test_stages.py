@@ -1,0 +1,132 @@
+"""Each stage after the HTTP exchange, from plain data: planning a poll, writing it, grouping,
+routing, rendering and writing the outbox. No feed server: the poll's items are built here."""
+
+from datetime import datetime, timedelta, timezone
+
+from sqlmodel import Session, select
+
+from conftest import INCIDENT, INCIDENT_2, ORDINARY
+from monitor.alerts.render import alert_message, message_for, outbox_messages
+from monitor.alerts.routing import LOG_CHANNEL, route_channels
+from monitor.model import FeedState, FetchResult, Item, Label, PollStatus, Role, Seen
+from monitor.pipeline import group_pending, plan_poll
+from monitor.store import ItemRow, MatchRow, OutboxRow
+from monitor.store.feeds import ClaimedFeed, claim_feeds, sync_feeds
+from monitor.store.items import apply_poll, seen_items
+
+PROFILE = "iraq-syria-militia-attacks"
+NOW = datetime(2026, 1, 1, 12, 0, tzinfo=timezone.utc)
+
+
+def _item(n: int, entry: dict, feed: str = "a", url: str | None = None) -> Item:
+    return Item(feed, f"key-{n}", url or f"https://news.example/{n}", entry["title"], entry["text"],
+                NOW - timedelta(hours=1))
+
+
+def _claim(runtime, name: str = "a") -> ClaimedFeed:
+    sync_feeds(runtime.engine, [(name, f"http://127.0.0.1:9/{name}.xml")], NOW)
+    [claim] = claim_feeds(runtime.engine, [name], NOW, due_only=False)
+    return claim
+
+
+def _ok(name: str = "a") -> FetchResult:
+    return FetchResult(name, 200, b"", '"v1"', None, "application/rss+xml", f"http://127.0.0.1:9/{name}.xml")
+
+
+def _rows(runtime, table):
+    with Session(runtime.engine) as session:
+        return list(session.exec(select(table).order_by(table.id)))
+
+
+def _runtime(write_watchlist, make_runtime, **settings):
+    return make_runtime(write_watchlist(**settings))
+
+
+def test_plan_poll_keeps_unseen_items_once_and_classifies_them(write_watchlist, make_runtime):
+    runtime = _runtime(write_watchlist, make_runtime)
+    claim = ClaimedFeed(7, FeedState("a", "http://127.0.0.1:9/a.xml"), first_poll=False)
+    items = [_item(0, INCIDENT), _item(1, ORDINARY), _item(2, INCIDENT_2, url="https://news.example/0"),
+             _item(3, ORDINARY), _item(1, ORDINARY)]
+    seen = Seen(keys=frozenset({"key-3"}))
+
+    plan = plan_poll(claim, _ok(), items, seen, runtime.scorers, NOW, timedelta(minutes=10),
+                     hold_alerts=False)
+
+    assert [s.item.key for s in plan.new_items] == ["key-0", "key-1"]  # seen key, same link, repeat
+    assert [[v.label for v in s.verdicts] for s in plan.new_items] == [[Label.INCIDENT], []]
+    assert (plan.feed_id, plan.status, plan.etag) == (7, PollStatus.OK, '"v1"')
+    assert plan.next_due_at == NOW + timedelta(minutes=10) and not plan.hold_alerts
+
+
+def test_apply_poll_writes_items_and_pending_matches_once(write_watchlist, make_runtime):
+    runtime = _runtime(write_watchlist, make_runtime)
+    claim = _claim(runtime)
+    items = [_item(0, INCIDENT), _item(1, ORDINARY)]
+    plan = plan_poll(claim, _ok(), items, seen_items(runtime.engine, claim.id, items), runtime.scorers,
+                     NOW, timedelta(minutes=10), hold_alerts=False)
+
+    assert apply_poll(runtime.engine, plan) == (2, 1)
+    assert apply_poll(runtime.engine, plan) == (0, 0)  # stored meanwhile: skipped, not doubled
+    assert seen_items(runtime.engine, claim.id, items).keys == {"key-0", "key-1"}
+    assert len(_rows(runtime, ItemRow)) == 2
+    [match] = _rows(runtime, MatchRow)
+    assert (match.profile, match.label, match.role) == (PROFILE, "incident", None)
+
+
+def test_a_back_catalogue_is_stored_but_never_grouped(write_watchlist, make_runtime):
+    runtime = _runtime(write_watchlist, make_runtime)
+    claim = _claim(runtime)
+    plan = plan_poll(claim, _ok(), [_item(0, INCIDENT)], Seen(), runtime.scorers, NOW,
+                     timedelta(minutes=10), hold_alerts=True)
+    apply_poll(runtime.engine, plan)
+    assert group_pending(runtime) == {}
+    assert [m.role for m in _rows(runtime, MatchRow)] == [Role.STORED]
+    assert _rows(runtime, OutboxRow) == []
+
+
+def test_grouping_opens_one_incident_per_attack_and_writes_its_page_per_channel(write_watchlist,
+                                                                               make_runtime):
+    runtime = _runtime(write_watchlist, make_runtime,
+                       channels=[{"name": "mail", "url": "mailto://u:p@127.0.0.1", "format": "html"},
+                                 {"name": "chat", "url": "json://127.0.0.1:9/hook"}],
+                       routes=[{"profile": PROFILE, "channels": ["mail", "chat"]}])
+    again = {"title": "Rockets hit US base near Deir ez-Zor in Syria",
+             "text": "Rockets struck the base housing US troops near Deir ez-Zor on Wednesday."}
+    for name, entry in (("a", INCIDENT), ("b", again)):
+        claim = _claim(runtime, name)
+        n = len(_rows(runtime, ItemRow))
+        plan = plan_poll(claim, _ok(name), [_item(n, entry, feed=name)], Seen(), runtime.scorers, NOW,
+                         timedelta(minutes=10), hold_alerts=False)
+        apply_poll(runtime.engine, plan)
+
+    assert group_pending(runtime) == {"a": 2}
+    assert [m.role for m in _rows(runtime, MatchRow)] == [Role.OPENED, Role.JOINED]
+    mail, chat = _rows(runtime, OutboxRow)
+    assert (mail.channel, mail.format, chat.channel, chat.format) == ("mail", "html", "chat", "text")
+    assert mail.title == chat.title and INCIDENT["title"] in chat.title
+    assert mail.body.lstrip().startswith("<") and not chat.body.lstrip().startswith("<")
+    assert group_pending(runtime) == {}  # grouped once
+
+
+def test_routing_sends_incidents_of_an_unrouted_profile_to_the_log_only(write_watchlist, make_runtime):
+    runtime = _runtime(write_watchlist, make_runtime)
+    [scorer] = runtime.scorers.values()
+    incident = scorer.score(INCIDENT["title"], INCIDENT["text"])
+    related = scorer.score("Iraqi militia vows to step up pressure on US troops",
+                           "The Iran-backed group said it would continue operations against American "
+                           "forces in Iraq and Syria.")
+    assert (incident.label, related.label) == (Label.INCIDENT, Label.RELATED)
+    assert route_channels(runtime.config, incident) == [LOG_CHANNEL]
+    assert route_channels(runtime.config, related) == []
+
+
+def test_what_a_report_sends_depends_on_what_grouping_made_of_it(write_watchlist, make_runtime):
+    runtime = _runtime(write_watchlist, make_runtime)
+    [scorer] = runtime.scorers.values()
+    item = _item(0, INCIDENT)
+    verdict = scorer.score(item.title, item.text)
+    assert message_for(item, verdict, None) is None  # context about an earlier attack: no page
+    message = alert_message(item, verdict)
+    [rendered] = outbox_messages(runtime.config, message, [LOG_CHANNEL])
+    assert (rendered.channel, rendered.kind, rendered.format) == (LOG_CHANNEL, "alert", "text")
+    assert INCIDENT["title"] in rendered.title and "https://news.example/0" in rendered.body
