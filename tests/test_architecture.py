@@ -104,3 +104,9 @@ def test_the_running_monitor_does_not_import_the_offline_tools():
     for module, targets in graph.items():
         if module.startswith(running):
             assert not {t for t in targets if t.startswith("monitor.tools")}, module
+
+
+def test_every_project_import_names_a_module_that_exists():
+    missing = {module: sorted(t for t in targets if not _is_module(t))
+               for module, targets in _imports().items()}
+    assert {module: targets for module, targets in missing.items() if targets} == {}

@@ -90,9 +90,3 @@ def mark_feed_success(feed: Feed, status: str, etag: str | None, last_modified: 
 def _validator(value: str | None, limit: int) -> str | None:
     """An ETag or Last-Modified too long for its column is not kept (the next GET is plain)."""
     return value if value is None or len(value) <= limit else None
-
-
-
-def list_feeds(engine: Engine) -> list[Feed]:
-    with session_scope(engine) as session:
-        return list(session.exec(select(Feed).order_by(Feed.name)))

@@ -14,6 +14,7 @@ from sqlmodel import col, select
 
 from ..model import Hold, OutboxMessage, OutboxStatus
 from .database import session_scope
+from .reports import OutboxView, outbox_view
 from .tables import Feed, ItemRow, MatchRow, OutboxRow
 
 CLAIM_OUTBOX_LEASE = timedelta(minutes=1)  # a claimed row not yet sending: nothing went out
@@ -267,16 +268,7 @@ def _entries(session, row: OutboxRow) -> list[dict]:
 OUTBOX_STATUSES = tuple(OutboxStatus)
 
 
-def list_outbox(engine: Engine, statuses: Iterable[str] | None = None) -> list[OutboxRow]:
-    """Outbox rows, oldest first; all of them, or those with one of `statuses`."""
-    with session_scope(engine) as session:
-        query = select(OutboxRow).order_by(OutboxRow.id)
-        if statuses is not None:
-            query = query.where(col(OutboxRow.status).in_(list(statuses)))
-        return list(session.exec(query))
-
-
-def retry_outbox(engine: Engine, row_id: int, now: datetime) -> OutboxRow:
+def retry_outbox(engine: Engine, row_id: int, now: datetime) -> OutboxView:
     """Put one dead or uncertain row back to pending (attempts reset). ValueError says why not."""
     with session_scope(engine) as session:
         row = session.get(OutboxRow, row_id)
@@ -287,7 +279,7 @@ def retry_outbox(engine: Engine, row_id: int, now: datetime) -> OutboxRow:
         row.status, row.attempts, row.next_attempt_at = OutboxStatus.PENDING, 0, now
         row.claimed_by, row.hold = None, None
         session.add(row)
-        return row
+        return outbox_view(row)
 
 
 def _why_not_retried(row: OutboxRow) -> str:

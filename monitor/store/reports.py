@@ -1,5 +1,7 @@
-"""Read models for the CLI (and later the web): stored matches, incidents with their sources."""
+"""Read models for the CLI and the web: plain dataclasses of matches, incidents with their sources,
+feeds, outbox rows, and what the replay and backtest read."""
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -12,46 +14,149 @@ from .database import session_scope
 from .tables import Feed, IncidentRow, ItemRow, MatchRow, OutboxRow
 
 
-def list_matches(engine: Engine, since: datetime) -> list[dict]:
+@dataclass(frozen=True)
+class MatchView:
+    """A stored match with its item and feed."""
+
+    id: int
+    profile: str
+    label: str
+    score: float
+    rule: str | None
+    evidence: dict[str, list[str]]
+    title: str
+    link: str | None
+    feed: str
+    published: datetime | None
+    matched_at: datetime
+
+
+@dataclass(frozen=True)
+class SourceView:
+    """One report of an incident."""
+
+    title: str
+    feed: str
+    link: str | None
+    role: str | None
+    label: str
+    published: datetime | None
+
+
+@dataclass(frozen=True)
+class IncidentView:
+    id: int
+    profile: str
+    title: str
+    opened_at: datetime
+    last_at: datetime
+    updates: int
+    facts: list[str]
+    sources: tuple[SourceView, ...]
+
+
+@dataclass(frozen=True)
+class FeedView:
+    """A feed's fetch state and health, as `monitor feeds` shows it."""
+
+    name: str
+    url: str
+    last_status: str | None
+    last_error: str | None
+    last_error_at: datetime | None
+    last_success_at: datetime | None
+    error_count: int
+    next_due_at: datetime
+    items_seen: int
+
+
+@dataclass(frozen=True)
+class OutboxView:
+    id: int
+    status: str
+    channel: str
+    kind: str
+    attempts: int
+    next_attempt_at: datetime
+    hold: str | None
+    last_error: str | None
+    title: str
+    body: str
+    created_at: datetime
+    sent_at: datetime | None
+    merged_into: int | None
+
+
+@dataclass(frozen=True)
+class ItemView:
+    id: int
+    feed: str
+    title: str
+    text: str
+    link: str | None
+    published: datetime | None
+
+
+def list_matches(engine: Engine, since: datetime) -> list[MatchView]:
     """Stored matches newer than `since`, newest first, with their item and feed."""
     with session_scope(engine) as session:
-        query = (select(MatchRow, ItemRow, Feed).join(ItemRow, MatchRow.item_id == ItemRow.id)
+        query = (select(MatchRow, ItemRow, Feed.name).join(ItemRow, MatchRow.item_id == ItemRow.id)
                  .join(Feed, ItemRow.feed_id == Feed.id).where(MatchRow.created_at >= since)
                  .order_by(col(MatchRow.created_at).desc(), col(MatchRow.id).desc()))
-        return [{"id": m.id, "profile": m.profile, "class": m.label, "score": m.score,
-                 "rule": m.rule, "evidence": m.evidence, "title": i.title, "link": i.url,
-                 "feed": f.name, "published": i.published_at.isoformat() if i.published_at else None,
-                 "matched_at": m.created_at.isoformat()}
-                for m, i, f in session.exec(query)]
+        return [MatchView(m.id, m.profile, m.label, m.score, m.rule, m.evidence, i.title, i.url, feed,
+                          i.published_at, m.created_at)
+                for m, i, feed in session.exec(query)]
 
 
-def items_without_match(engine: Engine) -> list[ItemRow]:
-    """Stored items no profile matched (for the demo's near-miss list and backtests)."""
+def items_without_match(engine: Engine) -> list[ItemView]:
+    """Stored items no profile matched (for the demo's near-miss list)."""
     with session_scope(engine) as session:
         matched = select(MatchRow.item_id)
-        return list(session.exec(select(ItemRow).where(col(ItemRow.id).not_in(matched))
-                                 .order_by(ItemRow.id)))
+        query = (select(ItemRow, Feed.name).join(Feed, ItemRow.feed_id == Feed.id)
+                 .where(col(ItemRow.id).not_in(matched)).order_by(ItemRow.id))
+        return [ItemView(i.id, feed, i.title, i.text, i.url, i.published_at) for i, feed in session.exec(query)]
 
 
-def list_incidents(engine: Engine, since: datetime) -> list[dict]:
+def list_incidents(engine: Engine, since: datetime) -> list[IncidentView]:
     """Incidents active since `since`, newest first, each with its sources in order."""
     with session_scope(engine) as session:
         incidents = session.exec(select(IncidentRow).where(IncidentRow.last_at >= since)
                                  .order_by(col(IncidentRow.last_at).desc())).all()
         result = []
         for incident in incidents:
-            rows = session.exec(select(MatchRow, ItemRow, Feed)
+            rows = session.exec(select(MatchRow, ItemRow, Feed.name)
                                 .join(ItemRow, MatchRow.item_id == ItemRow.id)
                                 .join(Feed, ItemRow.feed_id == Feed.id)
                                 .where(MatchRow.incident_id == incident.id).order_by(MatchRow.id))
-            sources = [{"title": i.title, "feed": f.name, "link": i.url, "role": m.role,
-                        "class": m.label, "published": i.published_at.isoformat() if i.published_at else None}
-                       for m, i, f in rows]
-            result.append({"id": incident.id, "profile": incident.profile, "title": incident.title,
-                           "opened_at": incident.opened_at.isoformat(),
-                           "last_at": incident.last_at.isoformat(), "updates": incident.updates,
-                           "facts": incident.facts, "sources": sources})
+            sources = tuple(SourceView(i.title, feed, i.url, m.role, m.label, i.published_at)
+                            for m, i, feed in rows)
+            result.append(IncidentView(incident.id, incident.profile, incident.title, incident.opened_at,
+                                       incident.last_at, incident.updates, list(incident.facts), sources))
         return result
+
+
+def list_feeds(engine: Engine) -> list[FeedView]:
+    with session_scope(engine) as session:
+        return [_feed_view(feed) for feed in session.exec(select(Feed).order_by(Feed.name))]
+
+
+def _feed_view(feed: Feed) -> FeedView:
+    return FeedView(feed.name, feed.url, feed.last_status, feed.last_error, feed.last_error_at,
+                    feed.last_success_at, feed.error_count, feed.next_due_at, feed.items_seen)
+
+
+def list_outbox(engine: Engine, statuses: Iterable[str] | None = None) -> list[OutboxView]:
+    """Outbox rows, oldest first; all of them, or those with one of `statuses`."""
+    with session_scope(engine) as session:
+        query = select(OutboxRow).order_by(OutboxRow.id)
+        if statuses is not None:
+            query = query.where(col(OutboxRow.status).in_(list(statuses)))
+        return [outbox_view(row) for row in session.exec(query)]
+
+
+def outbox_view(row: OutboxRow) -> OutboxView:
+    return OutboxView(row.id, row.status, row.channel, row.kind, row.attempts, row.next_attempt_at, row.hold,
+                      row.last_error, row.title, row.body, row.created_at, row.sent_at, row.merged_into)
 
 
 def page_rows(engine: Engine) -> tuple[list[tuple[str, int | None, str]], dict[int, str],

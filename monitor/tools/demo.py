@@ -57,12 +57,11 @@ def demo_watchlist():
 def report(runtime, outcomes) -> str:
     """What the demo prints: incidents and their alerts with reasons, related items, near misses."""
     from ..store import utcnow
-    from ..store.outbox import list_outbox
-    from ..store.reports import items_without_match, list_incidents, list_matches
+    from ..store.reports import items_without_match, list_incidents, list_matches, list_outbox
 
     since = utcnow() - timedelta(days=3650)
-    matches = {(m["feed"], m["title"]): m for m in list_matches(runtime.engine, since)}
-    incidents = sorted(list_incidents(runtime.engine, since), key=lambda i: i["opened_at"])
+    matches = {(m.feed, m.title): m for m in list_matches(runtime.engine, since)}
+    incidents = sorted(list_incidents(runtime.engine, since), key=lambda i: i.opened_at)
     alerts = list_outbox(runtime.engine)
     lines = [f"Polled {len(outcomes)} example feeds served on 127.0.0.1: "
              f"{sum(o.new_items for o in outcomes)} items, {len(matches)} matches, "
@@ -70,16 +69,15 @@ def report(runtime, outcomes) -> str:
              "INCIDENTS (one alert each; later reports of the same event join as sources. "
              "No channel is configured in the demo, so alerts would go to the log)"]
     for number, incident in enumerate(incidents, start=1):
-        first, *others = incident["sources"]
-        match = matches[(first["feed"], first["title"])]
-        lines += [f"{number:>2}. {match['title']}",
-                  f"    {match['feed']} | {(match['published'] or '')[:16].replace('T', ' ')} UTC | "
-                  f"score {match['score']:.2f} | rule {match['rule']}",
-                  f"    why: {_why(match['evidence'])}", f"    {match['link']}"]
-        lines += [f"    + joined by: {other['title']} ({other['feed']})" for other in others]
+        first, *others = incident.sources
+        match = matches[(first.feed, first.title)]
+        published = match.published.strftime("%Y-%m-%d %H:%M") if match.published else ""
+        lines += [f"{number:>2}. {match.title}",
+                  f"    {match.feed} | {published} UTC | score {match.score:.2f} | rule {match.rule}",
+                  f"    why: {_why(match.evidence)}", f"    {match.link}"]
+        lines += [f"    + joined by: {other.title} ({other.feed})" for other in others]
     lines += ["", "RELATED (stored for review, no page)"]
-    lines += [f"  {m['score']:.2f}  {m['title']}  [{m['rule']}]"
-              for m in matches.values() if m["class"] == "related"]
+    lines += [f"  {m.score:.2f}  {m.title}  [{m.rule}]" for m in matches.values() if m.label == "related"]
     lines += ["", "NEAR MISSES (matched terms, not alerted)"]
     scorer = next(iter(runtime.scorers.values()))
     weighted = {name for name, group in scorer.profile.groups.items() if group.weight > 0}
