@@ -24,7 +24,9 @@ A profile file (YAML) looks like:
 A term ending in "*" matches any word that starts with it ("attack*" -> attacked, attacks).
 A word written in capitals ("US" in "US forces", "PMF") matches only in capitals.
 "(a|b|c)" in a term stands for each alternative: "(Kataib|Kataeb) (Hezbollah|Hizballah)";
-"(the |)" makes a word optional.
+"(the |)" makes a word optional. A term may stand for at most MAX_SPELLINGS_PER_TERM spellings
+(name and aliases together) and a profile for MAX_SPELLINGS_PER_PROFILE; both are counted without
+expanding, so a hostile profile is refused at once.
 A hit inside a longer hit of a negative or of a group with `mask: true` is dropped
 ("Houston Rockets" hides "rocket"; "strikes by US forces" hides the target "US forces").
 
@@ -35,15 +37,36 @@ sentences of that window (or in the headline; `near_distance: null` = anywhere),
 and the score reaches the class threshold and the rule's `min_score`.
 """
 
+import json
 import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from ..errors import ConfigError
 from ..text import fold, fold_cased
 from .yamlsource import load_model
+
+# The shipped profile has at most 8,116 spellings in one term and 33,340 in all; every spelling
+# costs about 0.7 KB and 50 us in the classifier, so the limits bound a profile to ~150 MB.
+MAX_SPELLINGS_PER_TERM = 50_000
+MAX_SPELLINGS_PER_PROFILE = 200_000
+
+
+class SpellingBudget:
+    """The spellings of a profile's terms, counted as each term is validated (groups, then negatives)."""
+
+    KEY = "spelling_budget"
+
+    def __init__(self):
+        self.used = 0
+
+    def spend(self, count: int, term: str) -> None:
+        self.used += count
+        if self.used > MAX_SPELLINGS_PER_PROFILE:
+            raise ValueError(f"{quoted(term)} brings the profile's terms to {self.used} spellings; "
+                             f"at most {MAX_SPELLINGS_PER_PROFILE} per profile")
 
 
 class Term(BaseModel):
@@ -52,6 +75,26 @@ class Term(BaseModel):
     name: str = Field(description="Canonical form, shown in evidence")
     aliases: tuple[str, ...] = Field(default=(), description="Spelling variants and other names")
     weight: float = Field(default=1.0, ge=0.0, le=1.0, description="Strength of this term in its group")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bounded(cls, data, info: ValidationInfo):
+        """Refuse a term with too many spellings, or the one that fills the profile's budget (given as
+        context by `load_profile`), before anything expands it."""
+        if not isinstance(data, dict):
+            return data
+        aliases = data.get("aliases")
+        texts = [text for text in (data.get("name"), *(aliases if isinstance(aliases, (list, tuple)) else ()))
+                 if isinstance(text, str)]
+        count = sum(map(count_spellings, texts))
+        if count > MAX_SPELLINGS_PER_TERM:
+            largest = max(texts, key=count_spellings)
+            raise ValueError(f"{quoted(largest)}{' with its aliases' if len(texts) > 1 else ''} expands to "
+                             f"{count} spellings; at most {MAX_SPELLINGS_PER_TERM} per term")
+        budget = (info.context or {}).get(SpellingBudget.KEY)
+        if budget is not None:
+            budget.spend(count, texts[0] if texts else "")
+        return data
 
     @field_validator("name", "aliases", mode="after")
     @classmethod
@@ -67,6 +110,10 @@ class Term(BaseModel):
     def spellings(self) -> tuple[str, ...]:
         """Every spelling: the name and the aliases, "(a|b)" alternatives expanded."""
         return tuple(dict.fromkeys(s for text in (self.name, *self.aliases) for s in expand(text)))
+
+    def spelling_count(self) -> int:
+        """How many spellings `spellings()` gives at most (before removing repeats), counted."""
+        return sum(map(count_spellings, (self.name, *self.aliases)))
 
 
 def _term(value):
@@ -221,8 +268,35 @@ def expand(spelling: str) -> list[str]:
             for expanded in expand(head + choice + tail)]
 
 
+def count_spellings(spelling: str) -> int:
+    """len(expand(spelling)), counted without expanding: the product of the alternatives per group.
+
+    `expand` replaces an innermost "(...|...)" by each alternative until none is left, so a group
+    counts once its inner groups are gone; a pair of parentheses left in the text (no "|", or
+    around one such) is literal and keeps the groups around it literal too."""
+    count, open_groups = 1, []  # per open "(": [alternatives, stays literal]
+    for char in spelling:
+        if char == "(":
+            open_groups.append([1, False])
+        elif char == "|" and open_groups:
+            open_groups[-1][0] += 1
+        elif char == ")" and open_groups:
+            alternatives, literal = open_groups.pop()
+            if literal or alternatives == 1:
+                if open_groups:
+                    open_groups[-1][1] = True
+            else:
+                count *= alternatives
+    return count
+
+
+def quoted(text: str, limit: int = 40) -> str:
+    """A term as an error message shows it: quoted, on one line, cut after `limit` characters."""
+    return json.dumps(text if len(text) <= limit else text[:limit] + "...", ensure_ascii=False)
+
+
 def load_profile(path: Path) -> Profile:
-    profile = load_model(path, Profile)
+    profile = load_model(path, Profile, context={SpellingBudget.KEY: SpellingBudget()})
     if profile.name != path.stem:
         raise ConfigError(f"profile name {profile.name!r} differs from the file name {path.stem!r}",
                           file=str(path), field="name")
