@@ -7,7 +7,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session, create_engine
 
@@ -56,10 +56,19 @@ def _begin_immediate(connection) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+MIGRATION_LOCK = 7_401_336_204_518_112  # PostgreSQL advisory lock key: any fixed number, the same everywhere
+
+
 def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Migrate in one transaction that holds a database-wide lock, so that processes starting
+    together on a fresh database migrate one after the other (the later ones find it at head)
+    instead of creating the same tables at once."""
     settings = AlembicConfig()
     settings.set_main_option("script_location", str(MIGRATIONS))
-    with engine.begin() as connection:
+    with engine.begin() as connection:  # on SQLite this is BEGIN IMMEDIATE: the write lock (_begin_immediate)
+        if connection.dialect.name == "postgresql":
+            # the transaction-level variant is released by the commit or rollback that ends the migration
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
         settings.attributes["connection"] = connection
         command.upgrade(settings, revision)
 
