@@ -185,6 +185,7 @@ class Seen:
 
     keys: frozenset[str] = frozenset()
     urls: frozenset[str] = frozenset()
+    as_of: int | None = None  # the newest item id when this was read (None: unknown)
 
     def new(self, items: list["Item"]) -> list["Item"]:
         """The items not seen, and only the first of several with one key or link."""
@@ -220,6 +221,7 @@ class PollPlan:
     hold_alerts: bool  # a new feed's back catalogue: stored and scored, never grouped or paged
     polled_at: datetime
     next_due_at: datetime
+    seen_as_of: int | None = None  # Seen.as_of of the read the plan was made from
 
 
 @dataclass(frozen=True)

@@ -48,12 +48,14 @@ from .model import (
 from .settings.config import Config, FeedConfig
 from .settings.profile import IncidentSettings
 from .store import utcnow
-from .store.feeds import ClaimedFeed, claim_feeds, record_feed_error, sync_feeds
+from .store.feeds import ClaimedFeed, claim_feeds, record_feed_error, release_feeds, sync_feeds
 from .store.incidents import Grouping, grouping
 from .store.items import apply_poll, seen_items
+from .store.workers import worker_id
 
 log = logging.getLogger("monitor.poll")
 GROUP_AFTER = 5.0  # seconds a poll waits for slow feeds before grouping what has arrived
+STOP_CHECK = 0.2  # seconds between looks at the stop flag while feeds are fetched
 
 
 @dataclass
@@ -87,20 +89,48 @@ def poll(runtime: Runtime, feed_names: list[str] | None = None, due_only: bool =
 
 async def poll_async(runtime: Runtime, feed_names: list[str] | None = None, due_only: bool = False,
                      stop: threading.Event | None = None) -> list[PollOutcome]:
-    config, now = runtime.config, runtime.clock()
+    config, now, worker = runtime.config, runtime.clock(), worker_id()
     feeds = [f for f in config.feeds if feed_names is None or f.name in feed_names]
     sync_feeds(runtime.engine, [(f.name, f.url) for f in feeds], now)
-    claims = {c.state.name: c for c in claim_feeds(runtime.engine, [f.name for f in feeds], now, due_only)}
+    claims = {c.state.name: c for c in claim_feeds(runtime.engine, [f.name for f in feeds], now, due_only,
+                                                   worker=worker)}
     outcomes, alerts = [], Counter()
     waiting = asyncio.create_task(_group_while_slow_feeds_answer(runtime, alerts))
+    refreshing = asyncio.create_task(_refresh_as_they_answer(runtime, claims, outcomes))
     try:
-        async for state, result in fetch_all([c.state for c in claims.values()], config.fetch):
-            if stop is not None and stop.is_set():
-                break  # unprocessed claims expire after their lease and are polled again
-            outcomes.append(refresh_feed(runtime, claims[state.name], result))
+        await _until_done_or_stopped(refreshing, stop)
     finally:
         waiting.cancel()
+        refreshing.cancel()
+        _give_back(runtime, worker)
     return finish_poll(runtime, outcomes, alerts)
+
+
+async def _refresh_as_they_answer(runtime: Runtime, claims: dict[str, ClaimedFeed],
+                                  outcomes: list[PollOutcome]) -> None:
+    async for state, result in fetch_all([c.state for c in claims.values()], runtime.config.fetch):
+        outcomes.append(refresh_feed(runtime, claims[state.name], result))
+
+
+async def _until_done_or_stopped(task: asyncio.Task, stop: threading.Event | None) -> None:
+    """Wait for the task; when `stop` is set, abandon it (its fetches are cancelled)."""
+    while not task.done():
+        if stop is not None and stop.is_set():
+            task.cancel()
+            return
+        await asyncio.wait({task}, timeout=STOP_CHECK)
+    task.result()  # raises what the task raised
+
+
+def _give_back(runtime: Runtime, worker: str) -> None:
+    """Claims not finished (a stop, a failure) are released at once, not held for the lease."""
+    try:
+        released = release_feeds(runtime.engine, worker)
+    except Exception:  # the database is gone too: the claims end with their lease
+        log.exception("could not release the feeds claimed by this poll")
+        return
+    if released:
+        log.info("released %d feeds not polled to the end; they are due again", released)
 
 
 async def _group_while_slow_feeds_answer(runtime: Runtime, alerts: Counter) -> None:
@@ -152,7 +182,7 @@ def plan_poll(claim: ClaimedFeed, result: FetchResult, items: list[Item], seen: 
     scored = tuple(ScoredItem(item, tuple(_verdicts(scorers, item))) for item in seen.new(items))
     status = PollStatus.NOT_MODIFIED if result.not_modified else PollStatus.OK
     return PollPlan(claim.id, claim.state.name, status, result.etag, result.last_modified, scored,
-                    hold_alerts, now, now + interval)
+                    hold_alerts, now, now + interval, seen.as_of)
 
 
 def _items_of(claim: ClaimedFeed, result: FetchResult | FetchError) -> list[Item]:

@@ -11,13 +11,17 @@ before it is stored or logged.
 """
 
 import logging
-from collections.abc import Callable
+import re
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
+from io import StringIO
 
 import apprise
 
 from ..errors import ChannelError
-from ..logs import redact
+from ..logs import RedactSecrets, redact
 from ..model import OutboxStatus
 from ..settings.config import ChannelConfig, Config
 from ..store.outbox import (
@@ -45,21 +49,42 @@ APPRISE_FORMAT = {"text": apprise.NotifyFormat.TEXT, "markdown": apprise.NotifyF
 
 def send(channel: ChannelConfig, title: str, body: str, body_format: str = "text") -> None:
     """Send one message through apprise; raise ChannelError with the reason (secrets removed)."""
-    secrets = channel.secrets()
     notifier = apprise.Apprise()
-    with apprise.LogCapture(level=logging.DEBUG, fmt="%(levelname)s %(message)s") as captured:
+    with _apprise_log(channel) as captured:
         if not notifier.add(channel.url.get_secret_value()):
             reason = _reasons(captured.getvalue()) or "unknown scheme or missing parts"
-            raise ChannelError(redact(f"channel {channel.name!r}: apprise rejected the URL "
-                                      f"({channel.public_url()}): {reason}", secrets))
+            raise _channel_error(channel, f"apprise rejected the URL ({channel.public_url()}): {reason}")
         try:
             delivered = notifier.notify(title=title, body=body, body_format=APPRISE_FORMAT[body_format])
         except Exception as exc:  # a plugin bug must not stop the dispatcher
-            raise ChannelError(redact(f"channel {channel.name!r}: {type(exc).__name__}: {exc}", secrets)) from None
+            raise _channel_error(channel, f"{type(exc).__name__}: {exc}") from None
         details = captured.getvalue().strip()
     if not delivered:
-        reason = _reasons(details) or "apprise reported a failure"
-        raise ChannelError(redact(f"channel {channel.name!r}: {reason}", secrets))
+        raise _channel_error(channel, _reasons(details) or "apprise reported a failure")
+
+
+@contextmanager
+def _apprise_log(channel: ChannelConfig) -> Iterator[StringIO]:
+    """apprise's log during one send, captured, with every fragment of the channel's secrets masked
+    in each record (apprise names hosts and URLs as it parsed them). The monitor logs the outcome
+    itself, so the records do not go on to the log as well."""
+    logger = logging.getLogger("apprise")
+    logger.propagate = False
+    scrub = RedactSecrets(channel.secrets(), everywhere=True)
+    logger.addFilter(scrub)
+    try:
+        with apprise.LogCapture(level=logging.DEBUG, fmt="%(levelname)s %(message)s") as captured:
+            yield captured
+    finally:
+        logger.removeFilter(scrub)
+
+
+def _channel_error(channel: ChannelConfig, reason: str) -> ChannelError:
+    """The error as the log, the database and the CLI show it: the channel's URL as its public
+    form, and every fragment of its secrets masked (monitor/logs.py)."""
+    url = re.escape(channel.url.get_secret_value())
+    reason = re.sub(url, lambda _: channel.public_url(), reason, flags=re.IGNORECASE)
+    return ChannelError(redact(f"channel {channel.name!r}: {reason}", channel.secrets()))
 
 
 def _reasons(captured: str) -> str:
@@ -91,8 +116,9 @@ def apply_policy(config: Config, engine, now: datetime, digest: str | None = Non
 
 
 def dispatch(config: Config, engine, clock: Callable[[], datetime],
-             row_ids: list[int] | None = None) -> dict[str, int]:
-    """Send every due pending outbox row once. Returns counts by resulting status."""
+             row_ids: list[int] | None = None, stop: threading.Event | None = None) -> dict[str, int]:
+    """Send every due pending outbox row once (until `stop` is set: claimed rows not sent yet go
+    back to pending). Returns counts by resulting status."""
     counts: dict[str, int] = {}
     attempted: set[int] = set()
     worker = worker_id()
@@ -105,6 +131,8 @@ def dispatch(config: Config, engine, clock: Callable[[], datetime],
             if not rows:
                 return counts
             for row in rows:
+                if stop is not None and stop.is_set():
+                    return counts
                 attempted.add(row.id)
                 status = _send_row(config, engine, row, worker, clock)
                 if status:

@@ -1,7 +1,9 @@
 """Alert text: title and body from templates, rendered once per channel in its format."""
 
+import re
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import quote
 
 from jinja2 import (
     ChoiceLoader,
@@ -19,23 +21,48 @@ SUFFIX = {"text": "", "markdown": ".md", "html": ".html"}
 
 
 _MARKDOWN_SPECIAL = "\\`*_{}[]()#+-.!|<>~"
+# Control characters, line and paragraph separators, and the bidi overrides that reorder text.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+# Kept as written in a Markdown link target; everything else (parentheses, space, < >, quotes,
+# backslash, control characters) is percent-encoded, so a link cannot close its target early.
+_LINK_SAFE = ";/?:@&=+$,-_.!~*#%"
 
 
 def _escape_markdown(value) -> str:
     return "".join("\\" + c if c in _MARKDOWN_SPECIAL else c for c in str(value))
 
 
+def _http_link(link) -> str | None:
+    """The link if it is http(s), else None (javascript:, data:, a relative path...)."""
+    return link if str(link or "").startswith(("http://", "https://")) else None
+
+
+def _markdown_link(link) -> str | None:
+    """An http(s) link made safe to write as a Markdown link target, else None."""
+    return quote(link, safe=_LINK_SAFE) if _http_link(link) else None
+
+
+def _one_line(value):
+    """Every inserted value without raw control characters (line breaks included): the template
+    decides the layout, a title cannot add a line that looks like the message's own."""
+    if isinstance(value, str):
+        return value.__class__(_CONTROL.sub(" ", value))  # Markup stays Markup (already escaped)
+    return value
+
+
 @lru_cache(maxsize=8)
 def _templates(directory: Path | None = None) -> Environment:
     """The shipped templates, each overridable by a file of the same name in `directory`.
-    HTML templates (*.html.j2) escape every value; Markdown ones have the `md` filter."""
+    HTML templates (*.html.j2) escape every value; Markdown ones have the `md` filter for text
+    and `md_link` for a link."""
     loaders = [PackageLoader("monitor.alerts", "templates")]
     if directory is not None:
         loaders.insert(0, FileSystemLoader(str(directory)))
     env = Environment(loader=ChoiceLoader(loaders), autoescape=select_autoescape(["html.j2"]),
-                      undefined=StrictUndefined, keep_trailing_newline=False)
+                      undefined=StrictUndefined, keep_trailing_newline=False, finalize=_one_line)
     env.filters["md"] = _escape_markdown
-    env.filters["safe_link"] = lambda link: link if str(link or "").startswith(("http://", "https://")) else None
+    env.filters["md_link"] = _markdown_link
+    env.filters["safe_link"] = _http_link
     return env
 
 

@@ -1,13 +1,14 @@
 """Commands that run the monitor: check, run, poll, notify-test, demo."""
 
 import logging
+import os
 from typing import Annotated, Optional
 
 import typer
 
 from ..alerts.deliver import dispatch, send
 from ..errors import ChannelError
-from ..logs import setup_logging
+from ..logs import mask_credentials, setup_logging
 from ..pipeline import poll
 from ..settings.config import DEFAULT_CONFIG
 from ..tools.demo import demo_watchlist
@@ -32,7 +33,7 @@ def check(config: ConfigOption = DEFAULT_CONFIG) -> None:
     for feed in loaded.feeds:
         tags = f" [{', '.join(feed.tags)}]" if feed.tags else ""
         interval = int(loaded.feed_interval(feed).total_seconds())
-        typer.echo(f"  {feed.name}: {feed.url} every {interval}s{tags}")
+        typer.echo(f"  {feed.name}: {mask_credentials(feed.url)} every {interval}s{tags}")
     typer.echo(f"profiles ({len(loaded.profiles)}):")
     for profile in loaded.profiles.values():
         terms = sum(len(t.spellings()) for g in profile.groups.values() for t in g.terms)
@@ -58,7 +59,9 @@ def run(config: ConfigOption = DEFAULT_CONFIG) -> None:
         "starting: %d feeds, profiles %s, %d channels, %d routes, database %s, tick %ss",
         len(loaded.feeds), ", ".join(loaded.profiles) or "none", len(loaded.channels),
         len(loaded.routes), public_db(loaded.database), int(loaded.tick.total_seconds()))
-    Daemon(runtime).run()
+    if not Daemon(runtime).run():
+        logging.shutdown()
+        os._exit(1)  # a job that did not end would keep the interpreter waiting at exit
 
 
 @app.command("poll")

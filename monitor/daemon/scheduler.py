@@ -12,17 +12,25 @@ Jobs, each running at most once at a time:
   are registered again from the new config.
 
 Every job reads `self.runtime` once when it starts, so a reload never mixes two configs in one
-poll. SIGTERM/SIGINT set a stop flag: the poll finishes the feed it is storing (one transaction)
-and leaves the rest to their lease, and the scheduler waits for running jobs before the process
-exits.
+poll. Ticks may overlap (up to TICKS_IN_FLIGHT): a feed that answers slowly holds only its own
+tick, and the next tick polls the feeds that fall due meanwhile.
+
+SIGTERM/SIGINT set a stop flag and stop the scheduler without waiting inside it (waiting there
+holds its locks, which a running job may need): a poll abandons its fetches, finishes the feed it
+is storing (one transaction) and gives its other claims back at once; the dispatcher stops
+between two messages. The process exits when the running jobs are done, or after STOP_WITHIN
+whatever is still running (a message mid-send is then `uncertain`, never sent twice).
 """
 
 import logging
 import signal
 import threading
+import time
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 
 from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers import SchedulerNotRunningError
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 
@@ -37,6 +45,8 @@ log = logging.getLogger("monitor.daemon")
 
 OPS_EVERY = timedelta(minutes=1)
 WATCH_EVERY = timedelta(seconds=2)
+TICKS_IN_FLIGHT = 4
+STOP_WITHIN = 10.0  # seconds from SIGTERM to exit, whatever is running (compose allows 30)
 
 
 class Daemon:
@@ -45,24 +55,37 @@ class Daemon:
         self.runtime = runtime
         self.ops_every, self.watch_every = ops_every, watch_every
         self.stop = threading.Event()
+        self.running: set[threading.Thread] = set()  # threads running a job now
         self.watcher = ConfigWatcher(runtime.config) if runtime.config.source else None
         self.scheduler = BlockingScheduler(
-            executors={"default": ThreadPoolExecutor(4)},
+            executors={"default": ThreadPoolExecutor(4), "poll": ThreadPoolExecutor(TICKS_IN_FLIGHT)},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
             timezone="UTC")
 
     def tick(self) -> None:
-        try:
-            poll(self.runtime, due_only=True, stop=self.stop)
-        except Exception:  # one bad tick must not kill the daemon; the next one retries
-            log.exception("poll tick failed")
+        with self._job():
+            try:
+                poll(self.runtime, due_only=True, stop=self.stop)
+            except Exception:  # one bad tick must not kill the daemon; the next one retries
+                log.exception("poll tick failed")
 
     def dispatch(self) -> None:
         runtime = self.runtime
+        with self._job():
+            try:
+                dispatch(runtime.config, runtime.engine, runtime.clock, stop=self.stop)
+            except Exception:
+                log.exception("dispatch failed")
+
+    @contextmanager
+    def _job(self):
+        """Count the calling thread as running a job (the stop waits for those, within bounds)."""
+        thread = threading.current_thread()
+        self.running.add(thread)
         try:
-            dispatch(runtime.config, runtime.engine, runtime.clock)
-        except Exception:
-            log.exception("dispatch failed")
+            yield
+        finally:
+            self.running.discard(thread)
 
     def send_digest(self, digest: Digest) -> None:
         try:
@@ -80,6 +103,8 @@ class Daemon:
     def reload(self) -> None:
         """Take up a changed watchlist or profile (see monitor/daemon/watch.py)."""
         running = self.runtime
+        if self.stop.is_set():
+            return
         try:
             loaded = self.watcher.poll(running)
         except Exception:
@@ -93,6 +118,8 @@ class Daemon:
             config = config.model_copy(update={"database": running.config.database})
         add_secrets(config.secrets())
         self.runtime = Runtime(config, running.engine, clock=running.clock, scorers=loaded.scorers)
+        if self.stop.is_set():  # stopping: the new config is kept for nothing, no job to change
+            return
         self._schedule(reschedule=True)
         if not config.ops.watch_config:
             self.scheduler.remove_job("watch")
@@ -107,8 +134,9 @@ class Daemon:
                                         ("dispatch", self.dispatch, config.dispatch.interval)):
             job = self.scheduler.get_job(job_id)
             if job is None:
+                ticks = dict(executor="poll", max_instances=TICKS_IN_FLIGHT) if job_id == "tick" else {}
                 self.scheduler.add_job(function, "interval", seconds=every.total_seconds(),
-                                       id=job_id, next_run_time=now)
+                                       id=job_id, next_run_time=now, **ticks)
             elif reschedule and job.trigger.interval != every:
                 self.scheduler.reschedule_job(job_id, trigger="interval", seconds=every.total_seconds())
         self._schedule_digests(config)
@@ -128,7 +156,9 @@ class Daemon:
             self.scheduler.add_job(self.send_digest, trigger, args=[digest],
                                    id=f"digest:{digest.route_index}")
 
-    def run(self) -> None:
+    def run(self) -> bool:
+        """Run until stopped. True if every job ended in time; False if some were abandoned
+        (the caller should then end the process: the pool's threads keep it alive)."""
         self._schedule()
         self.scheduler.add_job(self.check_ops, "interval", seconds=self.ops_every.total_seconds(),
                                id="ops")
@@ -139,12 +169,26 @@ class Daemon:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 signal.signal(sig, self._on_signal)
         self.scheduler.start()  # blocks until shutdown
-        log.info("stopped cleanly")
+        if self._wait_for_jobs(STOP_WITHIN):
+            log.info("stopped cleanly")
+            return True
+        log.error("stopping: jobs still running after %gs are abandoned", STOP_WITHIN)
+        return False
 
     def shutdown(self) -> None:
-        """Stop after in-flight work (what SIGTERM does); callable from any thread."""
+        """Stop (what SIGTERM does); callable from any thread. Running jobs see `stop` and end."""
         self.stop.set()
-        threading.Thread(target=self.scheduler.shutdown, kwargs={"wait": True}, daemon=True).start()
+        try:
+            self.scheduler.shutdown(wait=False)
+        except SchedulerNotRunningError:
+            pass
+
+    def _wait_for_jobs(self, seconds: float) -> bool:
+        """Wait for the running jobs to end, at most `seconds`. True if they all did."""
+        deadline = time.monotonic() + seconds
+        for thread in list(self.running):
+            thread.join(max(0.0, deadline - time.monotonic()))
+        return not any(thread.is_alive() for thread in self.running)
 
     def _on_signal(self, signum, _frame) -> None:
         log.info("received %s: finishing in-flight work, then stopping", signal.Signals(signum).name)

@@ -10,7 +10,7 @@ import re
 from datetime import time, timedelta
 from pathlib import Path
 from typing import Literal
-from urllib.parse import urlsplit
+from urllib.parse import quote, unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import httpx
@@ -25,6 +25,7 @@ from pydantic import (
 )
 
 from ..errors import ConfigError
+from ..logs import redact
 from .profile import Profile, load_profiles
 from .yamlsource import error_at, load_model
 
@@ -111,22 +112,35 @@ class ChannelConfig(_Strict):
         if missing:
             raise ValueError(f"environment variable {missing[0]} is not set "
                              f"(channel {data.get('name', '?')!r})")
-        url = _VARIABLE.sub(lambda m: environ[m[1]], data["url"])
+        url = _VARIABLE.sub(lambda m: _fill(data["url"], m, environ[m[1]]), data["url"])
         return {**data, "url": url, "substituted": tuple(environ[name] for name in names)}
 
     def secrets(self) -> list[str]:
-        """Strings never to be shown: the URL, its password, and every ${VAR} value in it."""
-        url = self.url.get_secret_value()
-        pieces = [url, urlsplit(url).password] + [s.get_secret_value() for s in self.substituted]
-        return [p for p in pieces if p and len(p) >= 3]
+        """Values never to be shown, whole or in part (monitor/logs.py): every ${VAR} value in the
+        URL and its password."""
+        password = urlsplit(self.url.get_secret_value()).password
+        # A value that is a whole URL: its scheme is no secret (and would mask "json" in every error).
+        values = [s.get_secret_value().split("://", 1)[-1] for s in self.substituted]
+        values.append(unquote(password or ""))
+        return [value for value in values if len(value) >= 3]
 
     def public_url(self) -> str:
-        """The URL with everything but scheme and host hidden."""
+        """The URL with everything but scheme and host hidden (the host too if a secret is in it)."""
         parts = urlsplit(self.url.get_secret_value())
         host = parts.hostname or ""
-        if any(s.get_secret_value().lower() in host for s in self.substituted):
+        secrets = self.secrets()
+        if redact(host, secrets) != host or any(host in secret.lower() for secret in secrets):
             host = ""
         return f"{parts.scheme}://{host}/..." if host else f"{parts.scheme}://..."
+
+
+def _fill(template: str, variable: re.Match, value: str) -> str:
+    """The value of a ${VAR}, percent-encoded where apprise decodes it (user:password@ and the
+    query), so a password with @ / : # & cannot change the host or the path."""
+    before, after = template[:variable.start()], template[variable.end():]
+    in_userinfo = "://" in before and not re.search(r"[/?#]", before.split("://", 1)[1]) \
+        and re.match(r"[^/?#]*@", after)
+    return quote(value, safe="") if in_userinfo or "?" in before else value
 
 
 class QuietHours(_Strict):
@@ -180,6 +194,9 @@ class FetchConfig(_Strict):
     total_timeout: float = Field(default=60.0, gt=0, description="Whole request, slow senders included")
     max_bytes: int = Field(default=10 * 1024 * 1024, gt=0, description="Largest feed body accepted")
     max_redirects: int = Field(default=5, ge=0, le=5)
+    allow_private: bool = Field(default=True, description="Fetch feeds, and follow redirects, to "
+                                "loopback, private, link-local and cloud-metadata addresses; set "
+                                "false when people who are not the operator can add feeds")
     concurrency: int = Field(default=8, ge=1, le=64, description="Feeds fetched at once")
     max_backoff: timedelta = Field(default=timedelta(hours=6), description="Longest wait after errors")
     user_agent: str = "news-incident-monitor/0.1 (+https://github.com/; feed poller)"

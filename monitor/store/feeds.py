@@ -1,25 +1,25 @@
-"""The database work of a poll and of the dispatcher, one short transaction each.
+"""The feeds of the watchlist in the database: their fetch state, claims and health.
 
-Feeds and outbox rows are claimed with SELECT ... FOR UPDATE SKIP LOCKED (ignored by SQLite, which
-has one writer anyway), and a claimed feed's next_due_at is pushed one lease ahead, so several
-workers on one PostgreSQL database never poll the same feed at once, and a worker that dies
-mid-poll only delays that feed by the lease.
-
-Outbox rows move in two steps: `claimed` by a worker (nothing sent yet), then, for one row right
-before its channel call, `sending` (committed). Both steps are compare-and-set on the worker's
-token, so a row is sent by one worker only; a row found `sending` after a crash is `uncertain`.
+Feeds are claimed with SELECT ... FOR UPDATE SKIP LOCKED (ignored by SQLite, which has one writer
+anyway): a claimed feed names its worker and its next_due_at is pushed one lease ahead, so several
+workers on one PostgreSQL database never poll the same feed at once. The claim ends with the
+poll's result (success or error); a worker that stops or fails mid-poll gives its claims back
+(release_feeds), and one that dies is found gone by the next claim on this host (on another host,
+its lease runs out).
 """
 
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sqlalchemy import or_
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
 from ..model import FeedState
 from .database import session_scope
 from .tables import Feed
+from .workers import is_gone
 
 CLAIM_LEASE = timedelta(minutes=10)
 
@@ -46,21 +46,41 @@ def sync_feeds(engine: Engine, feeds: Iterable[tuple[str, str]], now: datetime) 
 
 
 def claim_feeds(engine: Engine, names: Iterable[str], now: datetime, due_only: bool = True,
-                lease: timedelta = CLAIM_LEASE) -> list[ClaimedFeed]:
+                lease: timedelta = CLAIM_LEASE, worker: str | None = None) -> list[ClaimedFeed]:
+    """Claim the named feeds (only those due, with `due_only`) for `worker`: each is pushed one
+    lease ahead, so no other worker polls it meanwhile. A feed still claimed by a worker that is
+    gone (killed, restarted) is due again at once."""
     names = list(names)
     with session_scope(engine) as session:
         query = select(Feed).where(col(Feed.name).in_(names))
         if due_only:
-            query = query.where(Feed.next_due_at <= now)
+            query = query.where(or_(Feed.next_due_at <= now, col(Feed.claimed_by).is_not(None)))
         feeds = session.exec(query.order_by(Feed.next_due_at).with_for_update(skip_locked=True)).all()
         claimed = []
         for feed in feeds:
-            feed.next_due_at = now + lease
+            left = feed.claimed_by is not None and is_gone(feed.claimed_by)
+            if due_only and feed.next_due_at > now and not left:
+                continue
+            if feed.claimed_by is None or left:
+                feed.due_before_claim = feed.next_due_at if not left else now
+            feed.claimed_by, feed.next_due_at = worker, now + lease
             session.add(feed)
             claimed.append(ClaimedFeed(feed.id, FeedState(feed.name, feed.url, feed.etag,
                                                           feed.last_modified),
                                        first_poll=feed.last_success_at is None))
         return claimed
+
+
+def release_feeds(engine: Engine, worker: str) -> int:
+    """Give back the feeds `worker` claimed and did not finish (a stop, a failed poll): each is
+    due again when it was due before the claim."""
+    with session_scope(engine) as session:
+        feeds = session.exec(select(Feed).where(Feed.claimed_by == worker)).all()
+        for feed in feeds:
+            feed.next_due_at = feed.due_before_claim or feed.next_due_at
+            feed.claimed_by = feed.due_before_claim = None
+            session.add(feed)
+        return len(feeds)
 
 
 def record_feed_error(engine: Engine, feed_id: int, error: str, now: datetime, interval: timedelta,
@@ -74,6 +94,7 @@ def record_feed_error(engine: Engine, feed_id: int, error: str, now: datetime, i
             delay = max(delay, min(timedelta(seconds=retry_after), max_backoff))
         feed.last_status, feed.last_error, feed.last_error_at = "error", error, now
         feed.next_due_at = now + delay
+        feed.claimed_by = feed.due_before_claim = None
         session.add(feed)
         return feed.next_due_at
 
@@ -85,6 +106,7 @@ def mark_feed_success(feed: Feed, status: str, etag: str | None, last_modified: 
     feed.last_success_at = now
     feed.next_due_at = next_due_at
     feed.items_seen += new_items
+    feed.claimed_by = feed.due_before_claim = None
 
 
 def _validator(value: str | None, limit: int) -> str | None:

@@ -1,6 +1,6 @@
 """Items and matches: what a feed's poll has seen, and writing a poll's plan in one transaction."""
 
-from sqlalchemy import insert
+from sqlalchemy import func, insert
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
@@ -20,11 +20,13 @@ def apply_poll(engine: Engine, plan: PollPlan) -> tuple[int, int]:
     """Write one feed's poll in one short transaction: its new items, their matches (awaiting
     grouping, or kept as a back catalogue) and the feed's new state. An item stored since the
     plan was made (another worker, another feed with the same link) is skipped here, so each
-    item is stored once. Returns (new items, matches) stored."""
+    item is stored once; when no item was stored since (the newest id is the same), the plan
+    stands as it is. Returns (new items, matches) stored."""
     with session_scope(engine) as session:
         feed = session.get(Feed, plan.feed_id)
-        seen = _seen(session, plan.feed_id, [s.item for s in plan.new_items])
-        new = _unseen(plan.new_items, seen)
+        new = list(plan.new_items)
+        if new and (plan.seen_as_of is None or _newest_item(session) != plan.seen_as_of):
+            new = _unseen(plan.new_items, _seen(session, plan.feed_id, [s.item for s in new]))
         _insert_unmatched(session, plan, [s.item for s in new if not s.verdicts])
         matches = sum(_insert_matched(session, plan, scored) for scored in new if scored.verdicts)
         mark_feed_success(feed, plan.status, plan.etag, plan.last_modified, plan.polled_at,
@@ -42,7 +44,12 @@ def _unseen(scored: tuple[ScoredItem, ...], seen: Seen) -> list[ScoredItem]:
 
 def _seen(session, feed_id: int, items: list[Item]) -> Seen:
     return Seen(frozenset(known_keys(session, feed_id, [i.key for i in items])),
-                frozenset(known_urls(session, [i.url for i in items if i.url])))
+                frozenset(known_urls(session, [i.url for i in items if i.url])), _newest_item(session))
+
+
+def _newest_item(session) -> int | None:
+    """Items are only ever added, with growing ids: an unchanged newest id means nothing new."""
+    return session.exec(select(func.max(ItemRow.id))).one()
 
 
 def known_keys(session, feed_id: int, keys: list[str]) -> set[str]:

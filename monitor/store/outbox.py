@@ -1,9 +1,6 @@
 """The outbox state machine: pending -> claimed -> sending -> sent | retry | dead, holds and
 digests, one short transaction each (see monitor/store/feeds.py for the claiming rules)."""
 
-import os
-import socket
-import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -16,39 +13,12 @@ from ..model import Hold, OutboxMessage, OutboxStatus
 from .database import session_scope
 from .reports import OutboxView, outbox_view
 from .tables import Feed, ItemRow, MatchRow, OutboxRow
+from .workers import is_gone, worker_id  # noqa: F401  (worker_id: the dispatcher's)
 
 CLAIM_OUTBOX_LEASE = timedelta(minutes=1)  # a claimed row not yet sending: nothing went out
 
 
 SEND_LEASE = timedelta(minutes=5)  # longer than any channel call takes
-
-
-_PROCESS = uuid.uuid4().hex[:8]
-
-
-def worker_id() -> str:
-    """Who claims outbox rows: host, process and a token unique to this dispatch run."""
-    return f"{socket.gethostname()}:{os.getpid()}:{_PROCESS}:{uuid.uuid4().hex[:8]}"
-
-
-def _gone(claimed_by: str | None) -> bool:
-    """True when the claimer was a process on this host that no longer runs (killed, restarted)."""
-    try:
-        host, pid, process, _ = (claimed_by or "").split(":")
-        pid = int(pid)
-    except ValueError:
-        return False
-    if host != socket.gethostname():
-        return False
-    if pid == os.getpid():
-        return process != _PROCESS  # an earlier process that had our pid (containers: pid 1)
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
 
 
 def recover_outbox(engine: Engine, now: datetime) -> dict[str, int]:
@@ -61,7 +31,7 @@ def recover_outbox(engine: Engine, now: datetime) -> dict[str, int]:
                             .with_for_update(skip_locked=True)).all()
         for row in rows:
             lease = CLAIM_OUTBOX_LEASE if row.status == OutboxStatus.CLAIMED else SEND_LEASE
-            if not (_gone(row.claimed_by) or row.claimed_at < now - lease):
+            if not (is_gone(row.claimed_by) or row.claimed_at < now - lease):
                 continue
             if row.status == OutboxStatus.CLAIMED:
                 row.status, row.claimed_by = OutboxStatus.PENDING, None

@@ -22,6 +22,8 @@ class Feed(SQLModel, table=True):
     last_error_at: datetime | None = None
     last_success_at: datetime | None = None
     items_seen: int = 0
+    claimed_by: str | None = Field(default=None, max_length=200)  # the worker polling it now
+    due_before_claim: datetime | None = None  # next_due_at before the claim, restored on release
 
 
 class ItemRow(SQLModel, table=True):
