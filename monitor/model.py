@@ -186,6 +186,11 @@ class Seen:
     keys: frozenset[str] = frozenset()
     urls: frozenset[str] = frozenset()
     as_of: int | None = None  # the newest item id when this was read (None: unknown)
+    titles: dict[str, str] = field(default_factory=dict, hash=False, compare=False)  # by key
+
+    def changed(self, items: list["Item"]) -> list["Item"]:
+        """Items whose key was seen with another title (a feed reusing a GUID)."""
+        return [item for item in items if item.key in self.titles and self.titles[item.key] != item.title]
 
     def new(self, items: list["Item"]) -> list["Item"]:
         """The items not seen, and only the first of several with one key or link."""
@@ -206,6 +211,7 @@ class ScoredItem:
 
     item: Item
     verdicts: tuple[Score, ...] = ()
+    stale: bool = False  # published too long ago, or dated in the future: stored, never pages
 
 
 @dataclass(frozen=True)

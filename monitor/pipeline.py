@@ -56,6 +56,7 @@ from .store.workers import worker_id
 log = logging.getLogger("monitor.poll")
 GROUP_AFTER = 5.0  # seconds a poll waits for slow feeds before grouping what has arrived
 STOP_CHECK = 0.2  # seconds between looks at the stop flag while feeds are fetched
+FUTURE_SKEW = timedelta(hours=1)  # an item dated this far ahead of our clock still counts as now
 
 
 @dataclass
@@ -162,8 +163,10 @@ def refresh_feed(runtime: Runtime, claim: ClaimedFeed, result: FetchResult | Fet
     except (FetchError, ParseError) as exc:
         return _failed(runtime, claim, str(exc), now, interval, _retry_after(exc))
     seen = seen_items(runtime.engine, claim.id, items)
+    _log_reused_ids(claim.state.name, seen.changed(items))
     plan = plan_poll(claim, result, items, seen, runtime.scorers, now, interval,
-                     hold_alerts=claim.first_poll and not runtime.config.first_poll_alerts)
+                     hold_alerts=claim.first_poll and not runtime.config.first_poll_alerts,
+                     max_item_age=runtime.config.max_item_age)
     try:
         new_items, matches = apply_poll(runtime.engine, plan)
     except Exception as exc:  # e.g. a value the database refuses: rolled back, kept on the feed
@@ -176,13 +179,22 @@ def refresh_feed(runtime: Runtime, claim: ClaimedFeed, result: FetchResult | Fet
 
 def plan_poll(claim: ClaimedFeed, result: FetchResult, items: list[Item], seen: Seen,
               scorers: dict[str, ProfileScorer], now: datetime, interval: timedelta,
-              hold_alerts: bool) -> PollPlan:
-    """What one feed's poll stores: its items not seen before, each with its verdicts, and the
-    feed's new state. Pure: reads nothing, writes nothing."""
-    scored = tuple(ScoredItem(item, tuple(_verdicts(scorers, item))) for item in seen.new(items))
+              hold_alerts: bool, max_item_age: timedelta = timedelta(days=7)) -> PollPlan:
+    """What one feed's poll stores: its items not seen before, each with its verdicts (and
+    whether it is too old or dated in the future to page), and the feed's new state. Pure: reads
+    nothing, writes nothing."""
+    scored = tuple(ScoredItem(item, tuple(_verdicts(scorers, item)), _stale(item, now, max_item_age))
+                   for item in seen.new(items))
     status = PollStatus.NOT_MODIFIED if result.not_modified else PollStatus.OK
     return PollPlan(claim.id, claim.state.name, status, result.etag, result.last_modified, scored,
                     hold_alerts, now, now + interval, seen.as_of)
+
+
+def _stale(item: Item, now: datetime, max_item_age: timedelta) -> bool:
+    """Published before `max_item_age` ago, or later than now (beyond a clock's skew): an old
+    story a feed brings up again, or a wrong date; either way not news to page about."""
+    published = item.published
+    return published is not None and not now - max_item_age <= published <= now + FUTURE_SKEW
 
 
 def _items_of(claim: ClaimedFeed, result: FetchResult | FetchError) -> list[Item]:
@@ -191,6 +203,15 @@ def _items_of(claim: ClaimedFeed, result: FetchResult | FetchError) -> list[Item
     if result.not_modified:
         return []
     return parse_feed(result.body, claim.state.name, result.final_url, result.content_type)
+
+
+def _log_reused_ids(feed: str, changed: list[Item]) -> None:
+    """A feed that reuses an item's id for another story: the first version stays stored (the
+    id is what tells a feed's items apart); say so, rather than dropping it silently."""
+    if changed:
+        log.info("feed=%s: %d items came again under a stored id with another title; the first "
+                 "version is kept (e.g. id %r: %r)", feed, len(changed), changed[0].key[:80],
+                 changed[0].title[:120])
 
 
 def _retry_after(exc: Exception) -> float | None:

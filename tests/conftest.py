@@ -87,6 +87,7 @@ def write_watchlist(tmp_path, database_url, monkeypatch):
 
     def write(feeds=(), channels=(), routes=(), **settings) -> Path:
         watchlist = {"database": database_url, "profiles_dir": str(PROFILES),
+                     "max_item_age": "36500d",  # test news is dated 2024, the fake clock 2026
                      "feeds": list(feeds), "channels": list(channels), "routes": list(routes)}
         watchlist.update(settings)
         path = tmp_path / "monitor.yaml"

@@ -1,6 +1,7 @@
 """Each stage after the HTTP exchange, from plain data: planning a poll, writing it, grouping,
 routing, rendering and writing the outbox. No feed server: the poll's items are built here."""
 
+import logging
 from datetime import datetime, timedelta, timezone
 
 from sqlmodel import Session, select
@@ -130,3 +131,37 @@ def test_what_a_report_sends_depends_on_what_grouping_made_of_it(write_watchlist
     [rendered] = outbox_messages(runtime.config, message, [LOG_CHANNEL])
     assert (rendered.channel, rendered.kind, rendered.format) == (LOG_CHANNEL, "alert", "text")
     assert INCIDENT["title"] in rendered.title and "https://news.example/0" in rendered.body
+
+
+def test_items_too_old_or_dated_ahead_are_stored_but_never_page(write_watchlist, make_runtime):
+    runtime = _runtime(write_watchlist, make_runtime, max_item_age="7d")
+    claim = _claim(runtime)
+    old = Item("a", "old", "https://news.example/old", INCIDENT["title"], INCIDENT["text"],
+               NOW - timedelta(days=8))
+    ahead = Item("a", "ahead", "https://news.example/ahead", INCIDENT_2["title"], INCIDENT_2["text"],
+                 NOW + timedelta(hours=2))
+    fresh = _item(0, INCIDENT)
+    plan = plan_poll(claim, _ok(), [old, ahead, fresh], Seen(), runtime.scorers, NOW,
+                     timedelta(minutes=10), hold_alerts=False, max_item_age=runtime.config.max_item_age)
+    assert [s.stale for s in plan.new_items] == [True, True, False]
+    apply_poll(runtime.engine, plan)
+    runtime.clock = lambda: NOW
+    group_pending(runtime)
+    assert [m.role for m in _rows(runtime, MatchRow)] == [Role.STORED, Role.STORED, Role.OPENED]
+    assert len(_rows(runtime, OutboxRow)) == 1  # the fresh report's page only
+
+
+def test_an_id_reused_for_another_story_is_logged_not_dropped_silently(feed_server, write_watchlist,
+                                                                      make_runtime, caplog):
+    from monitor.pipeline import poll
+    from peers import Route, rss
+    feed_server.routes["/a.xml"] = Route(rss([dict(INCIDENT, guid="g1", link="https://n.example/1")]))
+    runtime = _runtime(write_watchlist, make_runtime,
+                       feeds=[{"name": "a", "url": feed_server.url("/a.xml")}])
+    poll(runtime)
+    feed_server.routes["/a.xml"] = Route(rss([dict(ORDINARY, guid="g1", link="https://n.example/2")]))
+    with caplog.at_level(logging.INFO, logger="monitor.poll"):
+        [outcome] = poll(runtime)
+    assert outcome.new_items == 0 and len(_rows(runtime, ItemRow)) == 1  # the first version stays
+    assert any("came again under a stored id with another title" in r.getMessage()
+               and ORDINARY["title"] in r.getMessage() for r in caplog.records)

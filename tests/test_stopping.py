@@ -2,6 +2,7 @@
 abandoned fetch gives its claim back at once; a claim whose worker died is taken over at once;
 a slow feed holds up only its own tick."""
 
+import logging
 import subprocess
 import sys
 import textwrap
@@ -158,3 +159,36 @@ def test_a_failed_store_releases_the_claim(feed_server, write_watchlist, make_ru
         poll(runtime, due_only=True)
     row = _feed_row(runtime.engine, "a")
     assert row.claimed_by is None and row.next_due_at == due
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_database_outage_logs_one_traceback_then_a_summary_and_the_recovery(
+        feed_server, write_watchlist, caplog):
+    feed_server.routes["/a.xml"] = Route(rss([dict(INCIDENT, guid="1")]))
+    path = write_watchlist(feeds=[{"name": "a", "url": feed_server.url("/a.xml"), "interval": "1s"}],
+                           tick="0.3s")
+    config = load_config(path, environ={})
+    engine = open_database(config.database)
+    sync_feeds(engine, [("a", feed_server.url("/a.xml"))], _now())
+    with engine.begin() as connection:  # every claim fails, as when the disk is gone
+        connection.exec_driver_sql("CREATE TRIGGER outage BEFORE UPDATE ON feed "
+                                   "BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END")
+    daemon = Daemon(Runtime(config, engine), summary_every=1.0)
+    with caplog.at_level(logging.INFO, logger="monitor.daemon"):
+        thread = _start(daemon)
+        time.sleep(3.2)  # about ten failing ticks
+        with engine.begin() as connection:
+            connection.exec_driver_sql("DROP TRIGGER outage")
+        assert wait_for(lambda: any("works again" in r.getMessage() for r in caplog.records))
+        _stop_within_bound(daemon, thread)
+    ticks = [r for r in caplog.records if r.getMessage().startswith("poll tick")]
+    assert len([r for r in ticks if r.exc_info]) == 1  # one traceback, not one per tick
+    summaries = [r.getMessage() for r in ticks if "still failing" in r.getMessage()]
+    assert 1 <= len(summaries) <= 4 and "disk I/O error" in summaries[0]
+    assert any("works again after" in r.getMessage() for r in ticks)
+    engine.dispose()
+
+
+def _now():
+    from monitor.store import utcnow
+    return utcnow()

@@ -47,12 +47,44 @@ OPS_EVERY = timedelta(minutes=1)
 WATCH_EVERY = timedelta(seconds=2)
 TICKS_IN_FLIGHT = 4
 STOP_WITHIN = 10.0  # seconds from SIGTERM to exit, whatever is running (compose allows 30)
+SUMMARY_EVERY = 60.0  # seconds between the log lines of a job that keeps failing
+
+
+class FailureLog:
+    """A job's failures as a person wants to read them: the first with its traceback, then one
+    line per `every` seconds while it keeps failing, and one when it works again (a database
+    outage must not print a traceback twice a second)."""
+
+    def __init__(self, job: str, every: float = SUMMARY_EVERY):
+        self.job, self.every = job, every
+        self.failures = self.unreported = 0
+        self.reported_at = 0.0
+
+    def failed(self, exc: Exception) -> None:
+        self.failures += 1
+        self.unreported += 1
+        now = time.monotonic()
+        if self.failures == 1:
+            log.exception("%s failed", self.job)
+        elif now - self.reported_at >= self.every:
+            log.error("%s still failing: %d more times since the last report; last error: %s: %s",
+                      self.job, self.unreported - 1, type(exc).__name__, str(exc).splitlines()[0][:300])
+        else:
+            return
+        self.reported_at, self.unreported = now, 0
+
+    def succeeded(self) -> None:
+        if self.failures:
+            log.warning("%s works again after %d failures", self.job, self.failures)
+        self.failures = self.unreported = 0
 
 
 class Daemon:
     def __init__(self, runtime: Runtime, ops_every: timedelta = OPS_EVERY,
-                 watch_every: timedelta = WATCH_EVERY):
+                 watch_every: timedelta = WATCH_EVERY, summary_every: float = SUMMARY_EVERY):
         self.runtime = runtime
+        self.failures = {job: FailureLog(name, summary_every) for job, name in
+                         (("tick", "poll tick"), ("dispatch", "dispatch"), ("ops", "ops check"))}
         self.ops_every, self.watch_every = ops_every, watch_every
         self.stop = threading.Event()
         self.running: set[threading.Thread] = set()  # threads running a job now
@@ -66,16 +98,20 @@ class Daemon:
         with self._job():
             try:
                 poll(self.runtime, due_only=True, stop=self.stop)
-            except Exception:  # one bad tick must not kill the daemon; the next one retries
-                log.exception("poll tick failed")
+            except Exception as exc:  # one bad tick must not kill the daemon; the next one retries
+                self.failures["tick"].failed(exc)
+            else:
+                self.failures["tick"].succeeded()
 
     def dispatch(self) -> None:
         runtime = self.runtime
         with self._job():
             try:
                 dispatch(runtime.config, runtime.engine, runtime.clock, stop=self.stop)
-            except Exception:
-                log.exception("dispatch failed")
+            except Exception as exc:
+                self.failures["dispatch"].failed(exc)
+            else:
+                self.failures["dispatch"].succeeded()
 
     @contextmanager
     def _job(self):
@@ -97,8 +133,10 @@ class Daemon:
     def check_ops(self) -> None:
         try:
             check_feeds(self.runtime)
-        except Exception:
-            log.exception("ops check failed")
+        except Exception as exc:
+            self.failures["ops"].failed(exc)
+        else:
+            self.failures["ops"].succeeded()
 
     def reload(self) -> None:
         """Take up a changed watchlist or profile (see monitor/daemon/watch.py)."""

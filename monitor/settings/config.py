@@ -233,6 +233,8 @@ class Config(_Strict):
     database: str = Field(default=DEFAULT_DATABASE, description="SQLAlchemy URL; env MONITOR_DATABASE_URL wins")
     profiles_dir: Path = Field(default=Path("profiles"), description="Relative to this file")
     first_poll_alerts: bool = Field(default=False, description="Alert on items of a feed's first poll")
+    max_item_age: timedelta = Field(default=timedelta(days=7), description="Items published longer ago "
+                                    "(or dated in the future) are stored and scored but never page")
     tick: timedelta = Field(default=timedelta(seconds=30), description="How often due feeds are claimed")
     fetch: FetchConfig = FetchConfig()
     dispatch: DispatchConfig = DispatchConfig()
@@ -249,7 +251,8 @@ class Config(_Strict):
     profiles: dict[str, Profile] = Field(default_factory=dict, exclude=True)
     profiles_path: Path | None = Field(default=None, exclude=True)
 
-    _tick = field_validator("tick", mode="before")(classmethod(lambda cls, v: parse_duration(v)))
+    _tick = field_validator("tick", "max_item_age", mode="before")(
+        classmethod(lambda cls, v: parse_duration(v)))
 
     @field_validator("source", "profiles", "profiles_path", mode="before")
     @classmethod

@@ -43,8 +43,9 @@ def _unseen(scored: tuple[ScoredItem, ...], seen: Seen) -> list[ScoredItem]:
 
 
 def _seen(session, feed_id: int, items: list[Item]) -> Seen:
-    return Seen(frozenset(known_keys(session, feed_id, [i.key for i in items])),
-                frozenset(known_urls(session, [i.url for i in items if i.url])), _newest_item(session))
+    titles = known_keys(session, feed_id, [i.key for i in items])
+    return Seen(frozenset(titles), frozenset(known_urls(session, [i.url for i in items if i.url])),
+                _newest_item(session), titles)
 
 
 def _newest_item(session) -> int | None:
@@ -52,11 +53,12 @@ def _newest_item(session) -> int | None:
     return session.exec(select(func.max(ItemRow.id))).one()
 
 
-def known_keys(session, feed_id: int, keys: list[str]) -> set[str]:
-    found: set[str] = set()
+def known_keys(session, feed_id: int, keys: list[str]) -> dict[str, str]:
+    """Of these keys, those the feed has stored, with the title stored under each."""
+    found: dict[str, str] = {}
     for chunk in _chunks(keys, 500):
-        query = select(ItemRow.key).where(ItemRow.feed_id == feed_id, col(ItemRow.key).in_(chunk))
-        found.update(session.exec(query))
+        query = select(ItemRow.key, ItemRow.title).where(ItemRow.feed_id == feed_id, col(ItemRow.key).in_(chunk))
+        found.update(session.exec(query).all())
     return found
 
 
@@ -93,6 +95,6 @@ def _insert_matched(session, plan: PollPlan, scored: ScoredItem) -> int:
                               score=score.score, rule=score.rule, evidence=score.evidence(),
                               headline=score.evidence(headline_only=True), layer=score.layer,
                               created_at=plan.polled_at,
-                              role=Role.STORED if plan.hold_alerts else None)
+                              role=Role.STORED if plan.hold_alerts or scored.stale else None)
                      for score in scored.verdicts])
     return len(scored.verdicts)

@@ -41,7 +41,9 @@ def write_demo_watchlist(directory: Path, base_url: str) -> Path:
     feeds = [{"name": path.stem, "url": f"{base_url}/{path.name}", "tags": ["demo"]}
              for path in sorted(DEMO_FEEDS.glob("*.xml"))]
     watchlist = {"database": f"sqlite:///{directory / 'demo.db'}",
-                 "profiles_dir": str(PACKAGED_PROFILES), "first_poll_alerts": True, "feeds": feeds}
+                 "profiles_dir": str(PACKAGED_PROFILES), "first_poll_alerts": True,
+                 "max_item_age": "36500d",  # the example news is from January 2024
+                 "feeds": feeds}
     path = directory / "monitor.yaml"
     path.write_text(yaml.safe_dump(watchlist, sort_keys=False), encoding="utf-8")
     return path
