@@ -5,15 +5,23 @@ feedparser falls back to a loose parser that expands entity declarations itself,
 would cost gigabytes. `check_entities` refuses such documents before feedparser sees them:
 external or parameter entities, entities that reference entities, and declarations whose
 expansion would exceed a small budget. Plain entity declarations in real feeds still parse.
+
+What comes out is bounded and inert: titles of at most MAX_TITLE characters, descriptions of at
+most MAX_TEXT, both plain text; links only http(s), canonical, with every character that could
+end or split a link in a Markdown, HTML or chat message percent-encoded. A feed whose declared
+charset is unknown or does not fit its bytes is named with that charset: in the ParseError when
+it cannot be read, in the log (once per feed and charset) when feedparser read it another way.
 """
 
 import calendar
+import codecs
 import hashlib
 import io
+import logging
 import re
 from collections import Counter
 from datetime import datetime, timezone
-from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlencode, urljoin, urlsplit, urlunsplit
 
 import feedparser
 from feedparser.encodings import convert_to_utf8
@@ -22,9 +30,17 @@ from ..errors import NotAFeed, Refused
 from ..model import Item
 from ..text import html_to_text
 
+log = logging.getLogger("monitor.parse")
+
 MAX_ENTITY_EXPANSION = 100_000  # characters that declared entities may add to a document
+MAX_TITLE = 1_000  # characters of title kept per item
 MAX_TEXT = 20_000  # characters of description kept per item
 MAX_URL = 2_000
+# Percent-encoded in stored links: ASCII space and controls, and the characters that end or
+# split a link in Markdown, HTML or chat text; non-ASCII is checked by _quote_unsafe.
+_URL_UNSAFE = re.compile(r'[\x00-\x20\x7f"()<>\[\\\]^`{|}]|[^\x00-\x7f]')
+_XML_ENCODING = re.compile(rb"""^(?:\xef\xbb\xbf)?\s*<\?xml[^>]*?\sencoding\s*=\s*["']([^"']{1,40})["']""")
+_CHARSET_PARAM = re.compile(r"""charset\s*=\s*["']?([^\s;"']{1,40})""", re.I)
 _ENTITY_DECL = re.compile(r"<!ENTITY\s+(%\s*)?([^\s\"'%]+)\s*(SYSTEM|PUBLIC|([\"'])(.*?)\4)",
                           re.S | re.I)
 _CHAR_REF = re.compile(r"&#(?:[0-9]+|x[0-9a-fA-F]+);")
@@ -41,6 +57,7 @@ def parse_feed(body: bytes, feed_name: str, url: str = "", content_type: str | N
         raise NotAFeed("not a readable feed: the body is empty")
     headers = _response_headers(url, content_type)
     check_entities(body, headers)
+    declared = declared_charset(body, content_type)
     try:
         # A BytesIO, never the bytes themselves: given bytes that name a local file,
         # feedparser would open and read that file.
@@ -48,13 +65,18 @@ def parse_feed(body: bytes, feed_name: str, url: str = "", content_type: str | N
         parsed = feedparser.parse(io.BytesIO(body), response_headers=headers, sanitize_html=False,
                                   resolve_relative_uris=False)
     except Exception as exc:  # feedparser raises from deep inside its parsers on odd input
-        raise NotAFeed(f"feedparser failed: {type(exc).__name__}: {exc}") from None
+        raise NotAFeed(_naming(f"feedparser failed: {type(exc).__name__}: {exc}",
+                               declared, charset_trouble(declared, None))) from None
+    trouble = charset_trouble(declared, parsed.get("encoding"))
     if not parsed.entries and not parsed.feed.get("title") and (parsed.bozo or not parsed.version):
         if body.lstrip()[:1] in (b"{", b"["):
             raise NotAFeed("not a readable feed: JSON (JSON Feed is not supported, only RSS/Atom/RDF)")
         reason = parsed.get("bozo_exception")
-        raise NotAFeed(f"not a readable feed: {_short(reason)}" if reason else
-                         "not a feed: no RSS, Atom or RDF feed element (an HTML page or other XML?)")
+        raise NotAFeed(_naming(f"not a readable feed: {_short(reason)}" if reason else
+                               "not a feed: no RSS, Atom or RDF feed element (an HTML page or other XML?)",
+                               declared, trouble))
+    if trouble:
+        _warn_once(feed_name, trouble)
     items, seen = [], set()
     for entry in parsed.entries:
         item = normalise_entry(entry, feed_name, url)
@@ -72,6 +94,50 @@ def _response_headers(url: str, content_type: str | None) -> dict[str, str]:
     # No content-location: feedparser would join every link of every entry with it (a fifth of
     # the parse time); the one link per item we keep is resolved in normalise_entry instead.
     return {"content-type": content_type or "application/xml"}
+
+
+def declared_charset(body: bytes, content_type: str | None) -> str | None:
+    """The charset a feed declares: Content-Type's charset parameter (it wins, as in feedparser),
+    else the XML declaration's encoding (when that is readable as ASCII)."""
+    in_header = _CHARSET_PARAM.search(content_type or "")
+    if in_header:
+        return in_header[1]
+    in_declaration = _XML_ENCODING.match(body[:1024])
+    return in_declaration[1].decode("ascii", "replace") if in_declaration else None
+
+
+def charset_trouble(declared: str | None, used: str | None) -> str | None:
+    """What is wrong with the declared charset, given the one feedparser read the feed with
+    (None: nothing, or nothing declared)."""
+    if not declared:
+        return None
+    read_as = f"; read as {used}" if used else ""
+    try:
+        name = codecs.lookup("gb18030" if declared.lower() == "gb2312" else declared).name
+    except (LookupError, ValueError):
+        return f"the feed declares charset {declared!r}, which is unknown{read_as}"
+    try:
+        used_name = codecs.lookup(used).name if used else name
+    except (LookupError, ValueError):
+        return None
+    if used_name in (name, "ascii"):  # ASCII bytes read the same in any charset a feed declares
+        return None
+    return f"the feed declares charset {declared!r}, which does not fit its bytes{read_as}"
+
+
+_warned: set[tuple[str, str]] = set()
+
+
+def _warn_once(feed_name: str, trouble: str) -> None:
+    """Log a readable feed's charset trouble once per feed and process, not on every poll."""
+    if (feed_name, trouble) not in _warned:
+        _warned.add((feed_name, trouble))
+        log.warning("feed %s: %s", feed_name, trouble)
+
+
+def _naming(message: str, declared: str | None, trouble: str | None) -> str:
+    """A failure's message, with the charset trouble when the message does not name it already."""
+    return f"{message} ({trouble})" if trouble and declared not in message else message
 
 
 def check_entities(body: bytes, headers: dict[str, str] | None = None) -> None:
@@ -117,7 +183,7 @@ def _decode_for_scan(body: bytes, headers: dict[str, str] | None = None) -> str:
 
 
 def normalise_entry(entry, feed_name: str, feed_url: str = "") -> Item | None:
-    title = _plain_text(entry.get("title") or "")
+    title = _plain_text(entry.get("title") or "")[:MAX_TITLE]
     text = _plain_text(_description(entry))[:MAX_TEXT]
     if not title and not text:
         return None
@@ -163,7 +229,8 @@ def item_key(guid: str | None, link: str | None, title: str, text: str) -> str:
 
 
 def canonical_url(url: str) -> str | None:
-    """http(s) URL with lower-case host, no fragment, no default port, no tracking parameters."""
+    """http(s) URL with lower-case host, no fragment, no default port, no tracking parameters,
+    and nothing that could end or split a link where it is shown (see _quote_unsafe)."""
     url = url.strip()
     if len(url) > MAX_URL:
         return None  # longer than any browser or database column keeps
@@ -176,13 +243,25 @@ def canonical_url(url: str) -> str | None:
         return None  # javascript:, data:, mailto: ... are never passed on
     scheme = parts.scheme.lower()
     host = parts.hostname.lower()
+    if _quote_unsafe(host) != host:
+        return None  # a space, quote or bracket in a host name: no real host
     if ":" in host:
         host = f"[{host}]"  # IPv6 literal keeps its brackets
     if port and not (scheme, port) in (("http", 80), ("https", 443)):
         host = f"{host}:{port}"
     query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _TRACKING.match(k)]
-    canonical = urlunsplit((scheme, host, parts.path or "/", urlencode(query), ""))
+    path = _quote_unsafe(parts.path or "/")  # the query is re-encoded by urlencode already
+    canonical = urlunsplit((scheme, host, path, urlencode(query), ""))
     return canonical if len(canonical) <= MAX_URL else None
+
+
+def _quote_unsafe(text: str) -> str:
+    """Percent-encode ASCII space and controls, `"()<>[\\]^`{|}` (each can end a Markdown link,
+    an HTML attribute or an autolink, or start a second one) and invisible or spacing Unicode
+    (format characters such as U+202E, non-ASCII spaces). Printable non-ASCII stays, and so does
+    every %XX already there, so a canonical URL maps to itself."""
+    return _URL_UNSAFE.sub(lambda m: m[0] if m[0] > "\x7f" and m[0].isprintable()
+                           else quote(m[0], safe=""), text)
 
 
 def _published(entry) -> datetime | None:
