@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.engine import Engine
 
+from . import metrics
 from .alerts.render import message_for, outbox_messages
 from .alerts.routing import route_channels
 from .classify.scorer import ProfileScorer, load_scorers
@@ -88,6 +89,7 @@ def poll(runtime: Runtime, feed_names: list[str] | None = None, due_only: bool =
     return asyncio.run(poll_async(runtime, feed_names, due_only, stop))
 
 
+@metrics.timed_poll
 async def poll_async(runtime: Runtime, feed_names: list[str] | None = None, due_only: bool = False,
                      stop: threading.Event | None = None) -> list[PollOutcome]:
     config, now, worker = runtime.config, runtime.clock(), worker_id()
@@ -161,8 +163,9 @@ def refresh_feed(runtime: Runtime, claim: ClaimedFeed, result: FetchResult | Fet
     try:
         items = _items_of(claim, result)
     except (FetchError, ParseError) as exc:
+        metrics.poll_failed(claim.state.name, exc)
         return _failed(runtime, claim, str(exc), now, interval, _retry_after(exc))
-    seen = seen_items(runtime.engine, claim.id, items)
+    seen = seen_items(runtime.engine, claim.id, items) if items else Seen()
     _log_reused_ids(claim.state.name, seen.changed(items))
     plan = plan_poll(claim, result, items, seen, runtime.scorers, now, interval,
                      hold_alerts=claim.first_poll and not runtime.config.first_poll_alerts,
@@ -171,8 +174,10 @@ def refresh_feed(runtime: Runtime, claim: ClaimedFeed, result: FetchResult | Fet
         new_items, matches = apply_poll(runtime.engine, plan)
     except Exception as exc:  # e.g. a value the database refuses: rolled back, kept on the feed
         log.exception("storing feed %s failed", claim.state.name)
+        metrics.poll_failed(claim.state.name, exc)
         return _failed(runtime, claim, f"could not store the items: {type(exc).__name__}: "
                        f"{str(exc).splitlines()[0][:300]}", now, interval)
+    metrics.poll_done(plan, len(items), new_items)
     return PollOutcome(claim.state.name, plan.status, new_items, matches,
                        extra={"alerts_held": plan.hold_alerts})
 
@@ -275,7 +280,8 @@ def _log_outcome(outcome: PollOutcome) -> None:
     if outcome.status == PollStatus.ERROR:
         log.warning("poll feed=%s status=error error=%s", outcome.feed_name, outcome.error)
     else:
-        log.info("poll feed=%s status=%s new_items=%d matches=%d alerts=%d%s", outcome.feed_name,
-                 outcome.status, outcome.new_items, outcome.matches, outcome.alerts,
-                 " (first poll: stored and scored, not alerted)"
-                 if outcome.extra.get("alerts_held") and outcome.new_items else "")
+        level = logging.DEBUG if outcome.status == PollStatus.NOT_MODIFIED else logging.INFO
+        log.log(level, "poll feed=%s status=%s new_items=%d matches=%d alerts=%d%s", outcome.feed_name,
+                outcome.status, outcome.new_items, outcome.matches, outcome.alerts,
+                " (first poll: stored and scored, not alerted)"
+                if outcome.extra.get("alerts_held") and outcome.new_items else "")

@@ -20,6 +20,7 @@ from io import StringIO
 
 import apprise
 
+from .. import metrics
 from ..errors import ChannelError
 from ..logs import RedactSecrets, redact
 from ..model import OutboxStatus
@@ -38,7 +39,7 @@ from ..store.outbox import (
     worker_id,
 )
 from .render import digest_message
-from .routing import LOG_CHANNEL, Digest, digest_key, hold_for
+from .routing import LOG_CHANNEL, Digest, digest_key, hold_for, holds_for_digest
 
 log = logging.getLogger("monitor.notify")
 
@@ -104,7 +105,7 @@ def apply_policy(config: Config, engine, now: datetime, digest: str | None = Non
     holds = {row.id: hold for row in due_rows(engine, now) if row.profile is not None
              and (hold := hold_for(config, row.channel, row.profile, row.label, row.score, now))}
     hold_rows(engine, holds)
-    keys = {digest_key(route) for route in config.routes if route.digest}
+    keys = {digest_key(route) for route in config.routes if holds_for_digest(route)}
     created = []
     for group in release_held(engine, now, keys, digest):
         merged = merge_held(engine, group, digest_message(config, group.channel, group.hold, group.entries), now)
@@ -149,6 +150,7 @@ def _send_row(config: Config, engine, row: ClaimedMessage, worker: str,
     error = _deliver(config, row)
     status = finish_outbox(engine, row.id, worker, error, clock(), config.dispatch.max_attempts,
                            config.dispatch.retry_base, config.dispatch.retry_max)
+    metrics.page_done(row, status, clock())
     if error:
         log.warning("alert id=%d channel=%s attempt=%d status=%s error=%s", row.id, row.channel,
                     row.attempts + 1, status, error)

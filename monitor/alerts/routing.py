@@ -13,10 +13,11 @@ A row reaches a channel through every route that names that channel and accepts 
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from ..model import DIGEST_HOLD, Hold, Label, Score, label_rank
-from ..settings.config import Config, QuietHours, RouteConfig
+from ..settings.config import Config, QuietHours, RouteConfig, check_cron
 
 LOG_CHANNEL = "log"  # where incidents go when no route names the profile
 
@@ -40,7 +41,23 @@ def digest_key(route: RouteConfig) -> str:
 def due_digests(config: Config) -> list[Digest]:
     """The digest schedules of the watchlist, one per digest route (register one cron job each)."""
     return [Digest(index, route.digest, route.timezone, digest_key(route), route.channels)
-            for index, route in enumerate(config.routes) if route.digest]
+            for index, route in enumerate(config.routes) if holds_for_digest(route)]
+
+
+def holds_for_digest(route: RouteConfig) -> bool:
+    """A digest route whose schedule can fire. One whose cron cannot be scheduled (the config was
+    not checked, or a timezone changed) sends its alerts at once rather than holding them for
+    ever."""
+    return bool(route.digest) and _schedulable(route.digest, route.timezone)
+
+
+@lru_cache(maxsize=64)
+def _schedulable(cron: str, zone: str) -> bool:
+    try:
+        check_cron(cron, zone)
+    except ValueError:
+        return False
+    return True
 
 
 def accepts(route: RouteConfig, profile: str, label: str, score: float) -> bool:
@@ -55,7 +72,7 @@ def hold_for(config: Config, channel: str, profile: str, label: str, score: floa
     routes = [r for r in config.routes if channel in r.channels and accepts(r, profile, label, score)]
     if not routes:
         return None
-    immediate = [r for r in routes if not r.digest]
+    immediate = [r for r in routes if not holds_for_digest(r)]
     if not immediate:
         return digest_key(routes[0]), None
     ends = [quiet_until(r.quiet_hours, now) if r.quiet_hours else None for r in immediate]

@@ -10,5 +10,6 @@ from .app import app
 from . import operate  # noqa: F401
 from . import inspect  # noqa: F401
 from . import profiles  # noqa: F401
+from . import web  # noqa: F401
 
 __all__ = ["app"]

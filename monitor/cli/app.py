@@ -1,8 +1,11 @@
 """The `monitor` application object and what every command shares: loading the watchlist,
 opening the database, one-line errors (exit code 2)."""
 
+import logging
+import os
+from importlib.metadata import version as package_version
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Optional
 
 import typer
 
@@ -17,6 +20,28 @@ from ..tools.demo import PACKAGED_PROFILES
 
 app = typer.Typer(help="Watch news feeds and alert on incidents that match a profile.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"monitor {package_version('news-incident-monitor')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                                   help="Print the version and exit")] = False,
+             log_level: Annotated[Optional[str], typer.Option(
+                 "--log-level", envvar="MONITOR_LOG_LEVEL",
+                 help="DEBUG, INFO (default), WARNING or ERROR")] = None) -> None:
+    if log_level is not None:
+        if log_level.upper() not in LOG_LEVELS:
+            fail(f"--log-level {log_level!r}: use one of {', '.join(LOG_LEVELS)}")
+        LOG_LEVEL[0] = getattr(logging, log_level.upper())
+
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+LOG_LEVEL = [logging.INFO]  # set by --log-level / MONITOR_LOG_LEVEL before a command runs
 ConfigOption = Annotated[Path, typer.Option("--config", "-c", envvar="MONITOR_CONFIG",
                                             help="Watchlist YAML file")]
 
@@ -26,15 +51,27 @@ def fail(message: str, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
-def load(path: Path) -> Config:
+def load(path: Path, secrets: bool = True) -> Config:
+    """The watchlist; with `secrets=False` (commands that only read the database), a channel
+    whose ${VAR} is unset loads with a placeholder instead of stopping the command."""
     try:
-        return load_config(path)
+        return load_config(path, environ=None if secrets else _WithoutSecrets(os.environ))
     except ConfigError as exc:
         fail(str(exc))
 
 
+class _WithoutSecrets(dict):
+    """The environment, with every unset variable read as a placeholder."""
+
+    def __contains__(self, name) -> bool:
+        return True
+
+    def __missing__(self, name) -> str:
+        return "unset-in-this-environment"
+
+
 def runtime_for(config: Config) -> Runtime:
-    setup_logging(config.secrets())
+    setup_logging(config.secrets(), LOG_LEVEL[0])
     try:
         return Runtime(config, open_database(config.database))
     except MonitorError as exc:

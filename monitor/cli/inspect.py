@@ -13,19 +13,20 @@ from .app import (
     app,
     fail,
     load,
+    public_db,
     runtime_for,
     since_start,
 )
-from .output import format_incidents, incident_json, match_json, outbox_json, when
+from .output import JSON_HELP, format_incidents, incident_json, match_json, outbox_json, when
 
 
 @app.command()
 def matches(since: Annotated[str, typer.Option(help="How far back, e.g. 24h, 7d")] = "24h",
-            as_json: Annotated[bool, typer.Option("--json")] = False,
+            as_json: Annotated[bool, typer.Option("--json", help=JSON_HELP["matches"])] = False,
             config: ConfigOption = DEFAULT_CONFIG) -> None:
     """List stored matches."""
     start = since_start(since)
-    runtime = runtime_for(load(config))
+    runtime = runtime_for(load(config, secrets=False))
     rows = [match_json(match) for match in list_matches(runtime.engine, start)]
     if as_json:
         typer.echo(json.dumps(rows, indent=1))
@@ -33,22 +34,23 @@ def matches(since: Annotated[str, typer.Option(help="How far back, e.g. 24h, 7d"
     for row in rows:
         typer.echo(f"{row['matched_at'][:16]}  {row['class']:<8} {row['score']:.2f}  "
                    f"[{row['feed']}] {row['title']}\n      {row['link'] or ''}")
-    typer.echo(f"{len(rows)} matches in the last {since}")
+    typer.echo(f"{len(rows)} matches in the last {since} (database {public_db(runtime.config.database)})")
 
 
 @app.command()
 def incidents(since: Annotated[str, typer.Option(help="How far back, e.g. 24h, 7d")] = "7d",
-              as_json: Annotated[bool, typer.Option("--json")] = False,
+              as_json: Annotated[bool, typer.Option("--json", help=JSON_HELP["incidents"])] = False,
               config: ConfigOption = DEFAULT_CONFIG) -> None:
     """List incidents (reports of one event grouped) with their sources."""
     start = since_start(since)
-    runtime = runtime_for(load(config))
+    runtime = runtime_for(load(config, secrets=False))
     rows = [incident_json(incident) for incident in list_incidents(runtime.engine, start)]
     if as_json:
         typer.echo(json.dumps(rows, indent=1))
         return
     typer.echo(format_incidents(rows))
-    typer.echo(f"{len(rows)} incidents active in the last {since}")
+    typer.echo(f"{len(rows)} incidents active in the last {since} "
+               f"(database {public_db(runtime.config.database)})")
 
 
 
@@ -56,7 +58,7 @@ def incidents(since: Annotated[str, typer.Option(help="How far back, e.g. 24h, 7
 @app.command()
 def feeds(config: ConfigOption = DEFAULT_CONFIG) -> None:
     """Show each feed's health: last success, last error, error count, next due, items seen."""
-    runtime = runtime_for(load(config))
+    runtime = runtime_for(load(config, secrets=False))
     known = {f.name for f in runtime.config.feeds}
     for feed in list_feeds(runtime.engine):
         if feed.name not in known:
@@ -66,6 +68,7 @@ def feeds(config: ConfigOption = DEFAULT_CONFIG) -> None:
                    f"    last_success={when(feed.last_success_at)} next_due={when(feed.next_due_at)}"
                    + (f"\n    last_error={when(feed.last_error_at)}: {feed.last_error}"
                       if feed.error_count else ""))
+    typer.echo(f"database {public_db(runtime.config.database)}")
 
 
 
@@ -79,14 +82,14 @@ def outbox(ctx: typer.Context,
            status: Annotated[Optional[list[str]], typer.Option(
                help="Only rows with this status (repeatable): pending, held, claimed, sending, dead, "
                     "uncertain, sent, merged, or all")] = None,
-           as_json: Annotated[bool, typer.Option("--json")] = False,
+           as_json: Annotated[bool, typer.Option("--json", help=JSON_HELP["outbox"])] = False,
            config: ConfigOption = DEFAULT_CONFIG) -> None:
     """List outbox rows not (yet) delivered: pending, held, dead, uncertain, with the last error."""
     if ctx.invoked_subcommand is not None:
         return
     from ..model import OUTBOX_OPEN
     from ..store.outbox import OUTBOX_STATUSES
-    runtime = runtime_for(load(config))
+    runtime = runtime_for(load(config, secrets=False))
     unknown = [s for s in status or [] if s not in OUTBOX_STATUSES + ("all",)]
     if unknown:
         fail(f"unknown status {unknown[0]!r}; known: {', '.join(OUTBOX_STATUSES)}, all")
@@ -99,7 +102,8 @@ def outbox(ctx: typer.Context,
         due = f" next attempt {row['next_attempt_at'][:19]}" if row["status"] in ("pending", "held") else ""
         typer.echo(f"#{row['id']} {row['status']:<9} {row['channel']} attempts={row['attempts']}{due}  "
                    f"{row['title']}" + (f"\n    last error: {row['last_error']}" if row["last_error"] else ""))
-    typer.echo(f"{len(rows)} rows" + ("" if status else " (sent rows hidden; --status all shows them)"))
+    typer.echo(f"{len(rows)} rows" + ("" if status else " (sent rows hidden; --status all shows them)")
+               + f" (database {public_db(runtime.config.database)})")
 
 
 
@@ -109,7 +113,7 @@ def outbox_retry(row_id: Annotated[int, typer.Argument(metavar="ID", help="Outbo
                  config: ConfigOption = DEFAULT_CONFIG) -> None:
     """Send a dead or uncertain row again (attempts reset); the daemon's next dispatch sends it."""
     from ..store.outbox import retry_outbox
-    runtime = runtime_for(load(config))
+    runtime = runtime_for(load(config, secrets=False))
     try:
         row = retry_outbox(runtime.engine, row_id, utcnow())
     except ValueError as exc:

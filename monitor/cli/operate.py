@@ -14,6 +14,7 @@ from ..settings.config import DEFAULT_CONFIG
 from ..tools.demo import demo_watchlist
 from ..tools.demo import report as demo_report
 from .app import (
+    LOG_LEVEL,
     ConfigOption,
     app,
     fail,
@@ -79,7 +80,10 @@ def poll_once(config: ConfigOption = DEFAULT_CONFIG,
     typer.echo(f"polled {len(outcomes)} feeds ({failed} failed): "
                f"{sum(o.new_items for o in outcomes)} new items, "
                f"{sum(o.matches for o in outcomes)} matches, {sum(o.alerts for o in outcomes)} alerts; "
-               f"dispatched: {', '.join(f'{v} {k}' for k, v in counts.items()) or 'nothing'}")
+               f"dispatched: {', '.join(f'{v} {k}' for k, v in counts.items()) or 'nothing'} "
+               f"(database {public_db(runtime.config.database)})")
+    if outcomes and failed == len(outcomes):
+        raise typer.Exit(1)  # for cron and scripts: nothing could be fetched
 
 
 
@@ -89,7 +93,7 @@ def notify_test(channel: Annotated[str, typer.Argument(help="Channel name from t
                 config: ConfigOption = DEFAULT_CONFIG) -> None:
     """Send a test alert through one channel and report success or the exact failure."""
     loaded = load(config)
-    setup_logging(loaded.secrets())
+    setup_logging(loaded.secrets(), LOG_LEVEL[0])
     try:
         target = loaded.channel(channel)
     except KeyError:

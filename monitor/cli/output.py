@@ -2,6 +2,23 @@
 
 from ..store.reports import IncidentView, MatchView
 
+# What each command's --json prints, for its --help.
+JSON_HELP = {
+    "matches": ("A JSON array of matches: id, profile, class, score, rule, evidence, title, link,"
+        " feed, published, matched_at"),
+    "incidents": ("A JSON array of incidents: id, profile, title, opened_at, last_at, updates, "
+        "facts, sources"),
+    "outbox": ("A JSON array of outbox rows: id, status, channel, kind, attempts, "
+        "next_attempt_at, hold, last_error, title, created_at, sent_at, merged_into"),
+    "score": ("One JSON object per profile: profile, class, score, rule, layer, probability, "
+        "evidence"),
+    "backtest": ("One JSON object: profile, summary counts, and items (title, feed, link, when, "
+        "class, score, alert, incident, stored_class, evidence)"),
+    "eval": ("One JSON object: the page metrics, precision/recall per class, alerts, events "
+        "and the learned layer note"),
+    "replay": "One JSON object: per day the pages sent, and with labels the page metrics",
+}
+
 
 def _iso(value) -> str | None:
     return value.isoformat() if value else None

@@ -30,13 +30,13 @@ from .app import (
     scorers_for,
     since_start,
 )
-from .output import outcome_json
+from .output import JSON_HELP, outcome_json
 
 
 @app.command()
 def score(file: Annotated[str, typer.Argument(help="Text file, first line = title; - for stdin")] = "-",
           profile: Annotated[Optional[str], typer.Option(help="Only this profile")] = None,
-          as_json: Annotated[bool, typer.Option("--json", help="One JSON object per profile")] = False,
+          as_json: Annotated[bool, typer.Option("--json", help=JSON_HELP["score"])] = False,
           show: Annotated[bool, typer.Option("--explain", help="Mark matched terms in the text")] = False,
           config: ConfigOption = DEFAULT_CONFIG) -> None:
     """Score a text against the profiles and show class, score and evidence."""
@@ -65,13 +65,13 @@ def score(file: Annotated[str, typer.Argument(help="Text file, first line = titl
 @app.command()
 def backtest(profile: Annotated[Optional[str], typer.Option(help="Profile to try (default: the first)")] = None,
              since: Annotated[str, typer.Option(help="Stored items fetched this far back")] = "30d",
-             as_json: Annotated[bool, typer.Option("--json")] = False,
+             as_json: Annotated[bool, typer.Option("--json", help=JSON_HELP["backtest"])] = False,
              config: ConfigOption = DEFAULT_CONFIG) -> None:
     """Run a profile over stored items and show what it would alert; sends and writes nothing."""
     from ..tools.backtest import backtest as run_backtest
     from ..tools.backtest import summary
     start = since_start(since)
-    runtime = runtime_for(load(config))
+    runtime = runtime_for(load(config, secrets=False))
     name = profile or next(iter(runtime.scorers), None)
     if name not in runtime.scorers:
         fail(f"unknown profile {name!r}; known: {', '.join(runtime.scorers) or 'none'}")
@@ -98,7 +98,7 @@ def backtest(profile: Annotated[Optional[str], typer.Option(help="Profile to try
 @app.command("eval")
 def eval_command(file: Annotated[Path, typer.Argument(help="Labelled JSON Lines file (.gz allowed)")],
                  profile: Annotated[Optional[str], typer.Option(help="Profile to measure")] = None,
-                 as_json: Annotated[bool, typer.Option("--json", help="One JSON object")] = False,
+                 as_json: Annotated[bool, typer.Option("--json", help=JSON_HELP["eval"])] = False,
                  show_errors: Annotated[int, typer.Option(help="Worst errors to list")] = 10,
                  config: ConfigOption = DEFAULT_CONFIG) -> None:
     """Measure a profile against labelled items: precision, recall, F1, alerts, events."""
@@ -127,7 +127,7 @@ def eval_command(file: Annotated[Path, typer.Argument(help="Labelled JSON Lines 
 def replay_command(file: Annotated[Path, typer.Argument(help="Archive: JSON Lines (.gz allowed), "
                                                          "the eval format; labels optional")],
                    profile: Annotated[Optional[str], typer.Option(help="Only this profile")] = None,
-                   as_json: Annotated[bool, typer.Option("--json", help="One JSON object")] = False,
+                   as_json: Annotated[bool, typer.Option("--json", help=JSON_HELP["replay"])] = False,
                    config: ConfigOption = DEFAULT_CONFIG) -> None:
     """Replay a past period day by day through the poll path: the pages it would have sent."""
     from ..tools.replay import format_replay, replay_archive, replay_json

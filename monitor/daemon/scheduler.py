@@ -89,6 +89,9 @@ class Daemon:
         self.stop = threading.Event()
         self.running: set[threading.Thread] = set()  # threads running a job now
         self.watcher = ConfigWatcher(runtime.config) if runtime.config.source else None
+        self.last_tick_at: datetime | None = None  # the end of the last tick that polled (for /readyz)
+        self.loaded_at = runtime.clock()  # when the running config was loaded (start or reload)
+        self.web = None  # the web server (web/server.py), while running
         self.scheduler = BlockingScheduler(
             executors={"default": ThreadPoolExecutor(4), "poll": ThreadPoolExecutor(TICKS_IN_FLIGHT)},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
@@ -102,6 +105,7 @@ class Daemon:
                 self.failures["tick"].failed(exc)
             else:
                 self.failures["tick"].succeeded()
+                self.last_tick_at = self.runtime.clock()
 
     def dispatch(self) -> None:
         runtime = self.runtime
@@ -155,7 +159,10 @@ class Daemon:
             log.warning("the database setting changed: it takes effect at the next restart")
             config = config.model_copy(update={"database": running.config.database})
         add_secrets(config.secrets())
+        if config.web != running.config.web:
+            log.warning("the web setting changed: it takes effect at the next restart")
         self.runtime = Runtime(config, running.engine, clock=running.clock, scorers=loaded.scorers)
+        self.loaded_at = running.clock()
         if self.stop.is_set():  # stopping: the new config is kept for nothing, no job to change
             return
         self._schedule(reschedule=True)
@@ -206,8 +213,16 @@ class Daemon:
         if threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGTERM, signal.SIGINT):
                 signal.signal(sig, self._on_signal)
+        if self.runtime.config.web is not None:
+            from ..web.server import start_web  # the web stack is loaded only when it serves
+            self.web = start_web(self.runtime.config.web, lambda: self.runtime, lambda: self.last_tick_at,
+                                 lambda: self.loaded_at)
         self.scheduler.start()  # blocks until shutdown
-        if self._wait_for_jobs(STOP_WITHIN):
+        stopping = time.monotonic()
+        if self.web:  # told to stop by shutdown(); it ends while the jobs do
+            self.web.stop()
+            self.web.join(STOP_WITHIN / 2)
+        if self._wait_for_jobs(STOP_WITHIN - (time.monotonic() - stopping)):
             log.info("stopped cleanly")
             return True
         log.error("stopping: jobs still running after %gs are abandoned", STOP_WITHIN)
@@ -216,6 +231,8 @@ class Daemon:
     def shutdown(self) -> None:
         """Stop (what SIGTERM does); callable from any thread. Running jobs see `stop` and end."""
         self.stop.set()
+        if self.web:
+            self.web.stop()
         try:
             self.scheduler.shutdown(wait=False)
         except SchedulerNotRunningError:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from .. import metrics
 from ..classify.scorer import ProfileScorer, load_scorers
 from ..errors import ConfigError
 from ..settings.config import Config, load_config
@@ -115,6 +116,7 @@ class ConfigWatcher:
                 return None
             self.tell_applied(runtime, loaded.config, drops)
         self.current, self.rejected, self.held = self.read(loaded.config).content, None, None
+        metrics.config_reloaded()
         return loaded
 
     def load(self, runtime, files: Files) -> Loaded | None:
@@ -127,6 +129,7 @@ class ConfigWatcher:
             if self.read(runtime.config) != files:
                 return None  # still being written: judge the version it settles on
             self.rejected = files.content
+            metrics.config_rejected()
             log.error("config edit rejected, still running the last good config: %s", exc)
             tell_admin(runtime, "[OPS] config edit rejected",
                        f"{exc}\n\nThe monitor keeps running the last good config. "

@@ -5,9 +5,10 @@ Every field is declared once here, with its default and description. Unknown fie
 the environment at load time and is kept as a secret (never printed, logged or stored).
 """
 
+import ipaddress
 import os
 import re
-from datetime import time, timedelta
+from datetime import datetime, time, timedelta, timezone
 from pathlib import Path
 from typing import Literal
 from urllib.parse import quote, unquote, urlsplit
@@ -48,6 +49,14 @@ def parse_duration(value) -> timedelta:
     return timedelta(seconds=float(match[1]) * _UNITS[match[2]])
 
 
+def positive_duration(value) -> timedelta:
+    """A duration that must be longer than zero (an interval of 0s would poll without pause)."""
+    duration = parse_duration(value)
+    if duration <= timedelta(0):
+        raise ValueError(f"{value!r} must be longer than 0s")
+    return duration
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -71,7 +80,7 @@ class FeedConfig(_Strict):
         return value
 
     _interval = field_validator("interval", mode="before")(
-        classmethod(lambda cls, v: None if v is None else parse_duration(v)))
+        classmethod(lambda cls, v: None if v is None else positive_duration(v)))
 
 
 def check_timezone(name: str) -> str:
@@ -166,6 +175,18 @@ class QuietHours(_Strict):
         return self
 
 
+def check_cron(schedule: str, zone: str = "UTC") -> None:
+    """The schedule as the daemon will read it (APScheduler's crontab parser): an hour of 25, a
+    31st of February, a weekday of 8 are refused here rather than never firing."""
+    from apscheduler.triggers.cron import CronTrigger
+    try:
+        trigger = CronTrigger.from_crontab(schedule, timezone=zone)
+    except ValueError as exc:
+        raise ValueError(f"{schedule!r} is not a valid cron schedule: {exc}") from None
+    if trigger.get_next_fire_time(None, datetime.now(timezone.utc)) is None:
+        raise ValueError(f"{schedule!r} never fires (no such date)")
+
+
 class RouteConfig(_Strict):
     profile: str
     min_class: Literal["incident", "related"] = "incident"
@@ -184,6 +205,8 @@ class RouteConfig(_Strict):
         if value is not None and not _CRON.match(value):
             raise ValueError(f"{value!r} is not a cron schedule of 5 fields "
                              f"(minute hour day month weekday, e.g. \"0 8 * * *\")")
+        if value is not None:
+            check_cron(value)
         return value.strip() if value else value
 
 
@@ -202,7 +225,7 @@ class FetchConfig(_Strict):
     user_agent: str = "news-incident-monitor/0.1 (+https://github.com/; feed poller)"
 
     _durations = field_validator("interval", "max_backoff", mode="before")(
-        classmethod(lambda cls, v: parse_duration(v)))
+        classmethod(lambda cls, v: positive_duration(v)))
 
 
 class DispatchConfig(_Strict):
@@ -211,8 +234,9 @@ class DispatchConfig(_Strict):
     retry_max: timedelta = Field(default=timedelta(hours=1))
     interval: timedelta = Field(default=timedelta(seconds=15), description="Dispatcher period")
 
-    _durations = field_validator("retry_base", "retry_max", "interval", mode="before")(
+    _durations = field_validator("retry_base", "retry_max", mode="before")(
         classmethod(lambda cls, v: parse_duration(v)))
+    _interval = field_validator("interval", mode="before")(classmethod(lambda cls, v: positive_duration(v)))
 
 
 class OpsConfig(_Strict):
@@ -227,6 +251,67 @@ class OpsConfig(_Strict):
 
     _durations = field_validator("feed_failing_after", "silent_minimum", mode="before")(
         classmethod(lambda cls, v: parse_duration(v)))
+
+
+WEB_TOKEN_MIN = 16  # characters: a token people can guess is no lock
+
+
+class WebConfig(_Strict):
+    """The dashboard, the REST API and /metrics, served by `monitor run` and `monitor serve`."""
+
+    listen: str = Field(default="127.0.0.1:8080", description="host:port; an address other than "
+                        "loopback requires `token`")
+    token: SecretStr | None = Field(default=None, description="Bearer token of the API and password "
+                                    "of the login form; ${VAR} is read from the environment")
+    open_metrics: bool = Field(default=True, description="/metrics, /healthz and /readyz answer "
+                               "without the token")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _substitute(cls, data, info: ValidationInfo):
+        if not isinstance(data, dict) or not isinstance(data.get("token"), str):
+            return data
+        environ = (info.context or {}).get("environ", os.environ)
+        missing = [name for name in _VARIABLE.findall(data["token"]) if name not in environ]
+        if missing:
+            raise ValueError(f"environment variable {missing[0]} is not set (web.token)")
+        return {**data, "token": _VARIABLE.sub(lambda m: environ[m[1]], data["token"])}
+
+    @field_validator("listen")
+    @classmethod
+    def _host_port(cls, value: str) -> str:
+        host, colon, port = value.strip().rpartition(":")
+        if not colon or not host.strip("[]") or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"{value!r} is not host:port "
+                             f"(examples: 127.0.0.1:8080, 0.0.0.0:8080, [::1]:8080)")
+        return value.strip()
+
+    @model_validator(mode="after")
+    def _token_unless_loopback(self):
+        if self.token is not None and len(self.token.get_secret_value()) < WEB_TOKEN_MIN:
+            raise ValueError(f"the token is {len(self.token.get_secret_value())} characters long; use "
+                             f"at least {WEB_TOKEN_MIN} random ones (e.g. `openssl rand -hex 32`)")
+        if self.token is None and not self.loopback:
+            raise ValueError(f"listen {self.listen!r} is reachable from other machines: set a token "
+                             f"(token: ${{MONITOR_TOKEN}}) or listen on 127.0.0.1")
+        return self
+
+    @property
+    def host(self) -> str:
+        return self.listen.rpartition(":")[0].strip("[]")
+
+    @property
+    def port(self) -> int:
+        return int(self.listen.rpartition(":")[2])
+
+    @property
+    def loopback(self) -> bool:
+        if self.host == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(self.host).is_loopback
+        except ValueError:  # a host name: it may resolve to anything
+            return False
 
 
 class Config(_Strict):
@@ -246,13 +331,14 @@ class Config(_Strict):
     routes: tuple[RouteConfig, ...] = ()
     templates_dir: Path | None = Field(default=None, description="Message templates overriding the "
                                        "shipped ones (same file names); relative to this file")
+    web: WebConfig | None = Field(default=WebConfig(), description="Dashboard, API and metrics; null: off")
     # Filled by load_config, not read from the file:
     source: Path | None = Field(default=None, exclude=True)
     profiles: dict[str, Profile] = Field(default_factory=dict, exclude=True)
     profiles_path: Path | None = Field(default=None, exclude=True)
 
     _tick = field_validator("tick", "max_item_age", mode="before")(
-        classmethod(lambda cls, v: parse_duration(v)))
+        classmethod(lambda cls, v: positive_duration(v)))
 
     @field_validator("source", "profiles", "profiles_path", mode="before")
     @classmethod
@@ -271,7 +357,8 @@ class Config(_Strict):
         raise KeyError(name)
 
     def secrets(self) -> list[str]:
-        return [secret for channel in self.channels for secret in channel.secrets()]
+        token = [self.web.token.get_secret_value()] if self.web and self.web.token else []
+        return [secret for channel in self.channels for secret in channel.secrets()] + token
 
     def templates_path(self) -> Path | None:
         if self.templates_dir is None or self.templates_dir.is_absolute() or self.source is None:
@@ -298,9 +385,19 @@ def load_config(path: Path = DEFAULT_CONFIG, environ: dict | None = None) -> Con
             raise error_at(path, ("routes", index, "profile"),
                            f"unknown profile {route.profile!r}; profiles in {profiles_dir}: "
                            f"{sorted(profiles) or 'none'}")
-    database = environ.get("MONITOR_DATABASE_URL") or config.database
+    database = environ.get("MONITOR_DATABASE_URL") or _beside(path, config.database)
     return config.model_copy(update={"source": path, "profiles": profiles, "database": database,
                                      "profiles_path": profiles_dir})
+
+
+def _beside(watchlist: Path, database: str) -> str:
+    """A relative SQLite path in the watchlist is relative to the watchlist's folder, like
+    profiles_dir, so that every command finds the same database from any directory."""
+    prefix = "sqlite:///"
+    file, mark, query = database.removeprefix(prefix).partition("?")
+    if not database.startswith(prefix) or file in ("", ":memory:") or Path(file).is_absolute():
+        return database
+    return f"{prefix}{(watchlist.parent / file).resolve()}{mark}{query}"
 
 
 def _check_references(path: Path, config: Config) -> None:

@@ -86,6 +86,8 @@ class ClaimedMessage:
     body: str
     format: str
     attempts: int
+    kind: str
+    reported_at: datetime | None  # its item's published (else fetched) time; None: no item (digest, ops)
 
 
 def claim_outbox(engine: Engine, now: datetime, worker: str, rate_limits: dict[str, tuple[int, timedelta]],
@@ -109,7 +111,12 @@ def claim_outbox(engine: Engine, now: datetime, worker: str, rate_limits: dict[s
                 if row.channel in budgets:
                     budgets[row.channel] -= 1
             session.add(row)
-        return [ClaimedMessage(row.id, row.channel, row.title, row.body, row.format, row.attempts)
+        reported = dict(session.exec(
+            select(MatchRow.id, func.coalesce(ItemRow.published_at, ItemRow.fetched_at))
+            .join(ItemRow, MatchRow.item_id == ItemRow.id)
+            .where(col(MatchRow.id).in_([row.match_id for row in rows]))).all())
+        return [ClaimedMessage(row.id, row.channel, row.title, row.body, row.format, row.attempts, row.kind,
+                               reported.get(row.match_id))
                 for row in rows if row.status == OutboxStatus.CLAIMED]
 
 

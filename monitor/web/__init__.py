@@ -1,0 +1,1 @@
+"""The web server: dashboard pages, the REST API, metrics and health."""
