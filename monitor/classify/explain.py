@@ -24,14 +24,19 @@ def explain(scorer: ProfileScorer, title: str, text: str, verdict: Score) -> str
     return "\n".join(lines)
 
 
-def _mark(text: str, hits: list[Hit]) -> str:
-    """Wrap each hit as [words]{group}; of overlapping hits the longest (earliest) wins."""
+def longest_first(hits: list[Hit]) -> list[Hit]:
+    """The hits to mark, in text order: of overlapping hits the longest (earliest) wins."""
     chosen, taken_until = [], -1
     for hit in sorted(hits, key=lambda h: (h.start, -(h.end - h.start))):
         if hit.start >= taken_until:
             chosen.append(hit)
             taken_until = hit.end
-    for hit in reversed(chosen):
+    return chosen
+
+
+def _mark(text: str, hits: list[Hit]) -> str:
+    """Wrap each hit as [words]{group}."""
+    for hit in reversed(longest_first(hits)):
         group = "NOT " + hit.term if hit.group.startswith("-") else hit.group
         text = f"{text[:hit.start]}[{text[hit.start:hit.end]}]{{{group}}}{text[hit.end:]}"
     return text

@@ -33,6 +33,8 @@ class MatchView:
     feed: str
     published: datetime | None
     matched_at: datetime
+    incident_id: int | None = None  # None: in no incident, or not grouped yet
+    role: str | None = None
 
 
 @dataclass(frozen=True)
@@ -379,27 +381,8 @@ def _pages_sent(session, match_ids: list[int]) -> dict[int, list[PageSent]]:
     return pages
 
 
-@dataclass(frozen=True)
-class MatchEntry:
-    """A stored match with its item, feed and incident (None: in none, or not grouped yet)."""
-
-    id: int
-    profile: str
-    label: str
-    score: float
-    rule: str | None
-    evidence: dict[str, list[str]]
-    title: str
-    link: str | None
-    feed: str
-    published: datetime | None
-    matched_at: datetime
-    incident_id: int | None
-    role: str | None
-
-
 def match_page(engine: Engine, profile: str | None = None, label: str | None = None,
-               since: datetime | None = None, cursor: str | None = None, limit: int = 50) -> Page[MatchEntry]:
+               since: datetime | None = None, cursor: str | None = None, limit: int = 50) -> Page[MatchView]:
     """Stored matches, newest first."""
     query = (select(MatchRow, ItemRow, Feed.name).join(ItemRow, MatchRow.item_id == ItemRow.id)
              .join(Feed, ItemRow.feed_id == Feed.id))
@@ -413,7 +396,7 @@ def match_page(engine: Engine, profile: str | None = None, label: str | None = N
         query = query.where(col(MatchRow.id) < _cursor_id(_decode_cursor(cursor, 1)[0]))
     with session_scope(engine) as session:
         rows = session.exec(query.order_by(col(MatchRow.id).desc()).limit(limit + 1)).all()
-    entries = [MatchEntry(m.id, m.profile, m.label, m.score, m.rule, dict(m.evidence), i.title, i.url, feed,
+    entries = [MatchView(m.id, m.profile, m.label, m.score, m.rule, dict(m.evidence), i.title, i.url, feed,
                           i.published_at, m.created_at, m.incident_id, m.role) for m, i, feed in rows[:limit]]
     return Page(entries, _encode_cursor(entries[-1].id) if len(rows) > limit else None)
 

@@ -6,11 +6,12 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from ..classify.explain import longest_first
 from ..classify.rules import FoldedText
 from ..classify.scorer import ProfileScorer
 from ..logs import MASK, mask_credentials, redact_sensitive
 from ..model import Hit, Score
-from ..store.reports import FeedItem, IncidentReport, MatchEntry, OutboxView, PageSent, SourceReport
+from ..store.reports import FeedItem, IncidentReport, MatchView, OutboxView, PageSent, SourceReport
 
 _SEPARATOR = " | "  # between the sentences of a FoldedText (classify/rules.py)
 
@@ -79,7 +80,7 @@ def marked(scorer: ProfileScorer, title: str, text: str) -> list[Sentence]:
     """The folded text, sentence by sentence, with each matched term marked by its group. The same
     choice as classify/explain.py: of overlapping hits, the longest (earliest) wins."""
     folded = FoldedText.of(title, text)
-    chosen = _longest_first(scorer.rules.hits(folded))
+    chosen = longest_first(scorer.rules.hits(folded))
     starts = folded.sentence_starts
     sentences = []
     for number, start in enumerate(starts):
@@ -88,15 +89,6 @@ def marked(scorer: ProfileScorer, title: str, text: str) -> list[Sentence]:
         label = "headline" if number == 0 and title else f"sentence {number}"
         sentences.append(Sentence(label, tuple(_segments(folded.cased, start, end, inside))))
     return sentences
-
-
-def _longest_first(hits: list[Hit]) -> list[Hit]:
-    chosen, taken_until = [], -1
-    for hit in sorted(hits, key=lambda h: (h.start, -(h.end - h.start))):
-        if hit.start >= taken_until:
-            chosen.append(hit)
-            taken_until = hit.end
-    return chosen
 
 
 def _segments(text: str, start: int, end: int, hits: list[Hit]) -> list[Segment]:
@@ -149,7 +141,7 @@ def incident_json(incident: IncidentReport, secrets: list[str], with_text: bool 
             "sources": [source_json(s, secrets, with_text) for s in incident.sources]}
 
 
-def match_json(match: MatchEntry) -> dict:
+def match_json(match: MatchView) -> dict:
     return {"id": match.id, "profile": match.profile, "class": match.label, "score": match.score,
             "rule": match.rule, "evidence": match.evidence, "title": match.title,
             "link": http_link(match.link),
