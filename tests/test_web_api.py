@@ -5,7 +5,7 @@ import os
 import re
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import httpx
@@ -293,3 +293,25 @@ def test_a_dead_alert_is_retried_by_the_rules_of_outbox_retry(polled):
         assert answer.status_code == 200 and f"Outbox row #{dead[1]['id']} is pending again" in answer.text
         sent_again = client.post(f"/outbox/{dead[0]['id']}/retry", data={"csrf_token": csrf_of(page)})
         assert sent_again.status_code == 409 and "already sent" in sent_again.text
+
+
+def test_the_watchlist_page_shows_the_watchers_last_rejected_edit(polled):
+    """The daemon's watcher remembers the last edit it rejected, with its file:line error, after
+    the file is fixed again."""
+    from monitor.daemon.watch import ConfigWatcher
+    watcher = ConfigWatcher(polled.runtime.config)
+    good = polled.path.read_text()
+    polled.path.write_text(good.replace("max_attempts: 1", "max_attempts: none"))
+    clock = polled.runtime.clock
+    try:
+        for _ in range(3):  # seen, stable for the watcher's window, then judged
+            watcher.poll(polled.runtime)
+            polled.runtime.clock = lambda now=polled.runtime.clock() + timedelta(seconds=2): now
+    finally:
+        polled.path.write_text(good)
+        polled.runtime.clock = clock
+    assert watcher.last_rejection is not None
+    with serving(polled.runtime, last_rejection=lambda: watcher.last_rejection) as client:
+        page = client.get("/watchlist").text
+    assert "The last rejected edit" in page
+    assert re.search(r"monitor.yaml:\d+: dispatch.max_attempts:", page.split("The last rejected edit")[1]), page

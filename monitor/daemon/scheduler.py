@@ -216,7 +216,8 @@ class Daemon:
         if self.runtime.config.web is not None:
             from ..web.server import start_web  # the web stack is loaded only when it serves
             self.web = start_web(self.runtime.config.web, lambda: self.runtime, lambda: self.last_tick_at,
-                                 lambda: self.loaded_at)
+                                 lambda: self.loaded_at,
+                                 lambda: self.watcher.last_rejection if self.watcher else None)
         self.scheduler.start()  # blocks until shutdown
         stopping = time.monotonic()
         if self.web:  # told to stop by shutdown(); it ends while the jobs do

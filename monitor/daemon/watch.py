@@ -65,6 +65,7 @@ class ConfigWatcher:
         self.since: datetime | None = None
         self.rejected: str | None = None
         self.held: str | None = None  # a drastic edit told to the admin as held back
+        self.last_rejection: tuple[datetime, str] | None = None  # when, and the file:line error
 
     def files(self, config: Config) -> list[Path]:
         directory = config.profiles_path
@@ -129,6 +130,7 @@ class ConfigWatcher:
             if self.read(runtime.config) != files:
                 return None  # still being written: judge the version it settles on
             self.rejected = files.content
+            self.last_rejection = (runtime.clock(), str(exc))
             metrics.config_rejected()
             log.error("config edit rejected, still running the last good config: %s", exc)
             tell_admin(runtime, "[OPS] config edit rejected",

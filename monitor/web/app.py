@@ -47,17 +47,20 @@ class Dashboard:
     sessions: Sessions
     templates: Jinja2Templates
     started_at: datetime = field(default_factory=utcnow)
+    last_rejection: Callable[[], tuple[datetime, str] | None] = lambda: None
 
 
 def create_app(get_runtime: Callable[[], Runtime], web: WebConfig | None = None,
                last_tick: Callable[[], datetime | None] = lambda: None,
-               loaded_at: Callable[[], datetime | None] = lambda: None) -> Starlette:
+               loaded_at: Callable[[], datetime | None] = lambda: None,
+               last_rejection: Callable[[], tuple[datetime, str] | None] = lambda: None) -> Starlette:
     """The app for the runtime `get_runtime` returns at each request. `web` (default: the config's)
-    fixes the token and whether /metrics is open; `last_tick` and `loaded_at` tell the daemon's
-    last tick and config load (None in `monitor serve`)."""
+    fixes the token and whether /metrics is open; `last_tick`, `loaded_at` and `last_rejection`
+    tell the daemon's last tick, config load and rejected edit (None in `monitor serve`)."""
     web = web or get_runtime().config.web or WebConfig()
     sessions = Sessions(web.token.get_secret_value() if web.token else None)
-    dashboard = Dashboard(get_runtime, web, last_tick, loaded_at, sessions, _templates())
+    dashboard = Dashboard(get_runtime, web, last_tick, loaded_at, sessions, _templates(),
+                          last_rejection=last_rejection)
     app = Starlette(routes=[*page_routes(), Mount("/api/v1", routes=api_routes()),
                             Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
                             *health_routes(get_runtime, last_tick)],

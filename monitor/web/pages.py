@@ -138,7 +138,8 @@ def watchlist(request: Request) -> Response:
                    database=make_url(config.database).render_as_string(hide_password=True),
                    shown=yaml.safe_dump(public_config(config), sort_keys=False, allow_unicode=True),
                    profiles=config.profiles, loaded_at=dashboard.loaded_at() or dashboard.started_at,
-                   daemon=dashboard.last_tick() is not None, check=_check_files(config))
+                   daemon=dashboard.last_tick() is not None, check=_check_files(config),
+                   rejection=dashboard.last_rejection())
 
 
 def public_config(config) -> dict:

@@ -77,7 +77,8 @@ class WebServer:
 
 
 def start_web(web: WebConfig | None, get_runtime: Callable[[], Runtime],
-              last_tick: Callable[[], datetime | None], loaded_at: Callable[[], datetime | None]
+              last_tick: Callable[[], datetime | None], loaded_at: Callable[[], datetime | None],
+              last_rejection: Callable[[], tuple[datetime, str] | None] = lambda: None
               ) -> WebServer | None:
     """The daemon's web server, started; None when `web` is off or it cannot listen (the daemon
     keeps polling and alerting: the error is logged, and /healthz then does not answer)."""
@@ -90,7 +91,8 @@ def start_web(web: WebConfig | None, get_runtime: Callable[[], Runtime],
                   web.listen, exc.strerror or exc)
         return None
     try:
-        server = WebServer(create_app(get_runtime, web, last_tick, loaded_at), web, sock).start()
+        app = create_app(get_runtime, web, last_tick, loaded_at, last_rejection)
+        server = WebServer(app, web, sock).start()
     except Exception:
         sock.close()
         log.exception("web: the server did not start; the daemon runs without the dashboard")
