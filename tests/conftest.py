@@ -43,8 +43,13 @@ def _database_params():
 @pytest.fixture(params=_database_params())
 def database_url(request, tmp_path) -> str:
     """A fresh, empty database: a SQLite file, or the PostgreSQL test database wiped clean."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'monitor.db'}"
+    return fresh_database(request.param, tmp_path)
+
+
+def fresh_database(kind: str, folder: Path) -> str:
+    """A SQLite file in `folder`, or the PostgreSQL test database wiped clean."""
+    if kind == "sqlite":
+        return f"sqlite:///{folder / 'monitor.db'}"
     url = os.environ["MONITOR_TEST_DATABASE_URL"]
     engine = create_engine(url)
     with engine.begin() as connection:

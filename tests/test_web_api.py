@@ -1,7 +1,6 @@
 """The REST API and the pages, over HTTP to a real uvicorn on 127.0.0.1, after a real poll of local
 feeds into a real database (SQLite; PostgreSQL too with MONITOR_TEST_DATABASE_URL)."""
 
-import os
 import re
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -11,9 +10,8 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
-from conftest import INCIDENT, INCIDENT_2, ORDINARY, PROFILES, Clock, _database_params
+from conftest import INCIDENT, INCIDENT_2, ORDINARY, PROFILES, Clock, _database_params, fresh_database
 from peers import FeedServer, JsonEndpoint, Route, free_port, rss
-from sqlalchemy import create_engine, text
 
 from monitor.alerts.deliver import dispatch
 from monitor.pipeline import Runtime, poll
@@ -40,19 +38,6 @@ class Polled:
     runtime: Runtime
     hook: JsonEndpoint
     path: Path
-
-
-def fresh_database(kind: str, folder: Path) -> str:
-    """As conftest's `database_url`, for a module's worth of tests."""
-    if kind == "sqlite":
-        return f"sqlite:///{folder / 'monitor.db'}"
-    url = os.environ["MONITOR_TEST_DATABASE_URL"]
-    engine = create_engine(url)
-    with engine.begin() as connection:
-        connection.execute(text("DROP SCHEMA public CASCADE"))
-        connection.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
-    return url
 
 
 @contextmanager
