@@ -76,3 +76,7 @@ class NotAFeed(ParseError):
 
 class ChannelError(MonitorError):
     pass
+
+
+class UnusableURL(ChannelError):
+    """apprise cannot use the channel's URL at all (unknown scheme, missing parts): no retry helps."""

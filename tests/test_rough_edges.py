@@ -1,6 +1,7 @@
 """Everyday rough edges an operator trips on: schedules that never fire, zero intervals, the
 version, the log level, a poll where every feed failed."""
 
+import re
 from datetime import datetime, timezone
 
 import pytest
@@ -110,3 +111,29 @@ def test_read_only_commands_need_no_channel_secret(tmp_path, monkeypatch):
         assert result.exit_code == 0, (command, result.output)
     result = runner.invoke(app, ["poll", "--config", str(path)])  # it may send: it needs them
     assert result.exit_code == 2 and "HOOK_TOKEN is not set" in result.output
+
+
+def test_check_asks_apprise_about_every_channel_url(tmp_path):
+    path = _watchlist(tmp_path, channels=[{"name": "hook", "url": "json://127.0.0.1:9/hook"},
+                                          {"name": "mail", "url": "mailtoo://ops@example.com"}])
+    result = runner.invoke(app, ["check", "--config", str(path)])
+    assert result.exit_code == 2
+    assert re.search(r"monitor.yaml:\d+: channels\[1\]\.url: channel 'mail': apprise cannot use this URL",
+                     result.output), result.output
+    fine = _watchlist(tmp_path, channels=[{"name": "hook", "url": "json://127.0.0.1:9/hook"}])
+    assert runner.invoke(app, ["check", "--config", str(fine)]).exit_code == 0
+
+
+def test_an_alert_for_a_url_apprise_can_never_use_is_dead_at_once(tmp_path, feed_server, make_runtime):
+    from monitor.alerts.deliver import dispatch
+    from monitor.pipeline import poll
+    feed_server.routes["/a.xml"] = Route(rss([dict(INCIDENT, guid="1")]))
+    path = _watchlist(tmp_path, feeds=[{"name": "a", "url": feed_server.url("/a.xml")}],
+                      channels=[{"name": "mail", "url": "mailtoo://ops@example.com"}],
+                      routes=[{"profile": PROFILE, "channels": ["mail"]}],
+                      first_poll_alerts=True, max_item_age="36500d")
+    runtime = make_runtime(path)
+    poll(runtime)
+    assert dispatch(runtime.config, runtime.engine, runtime.clock) == {"dead": 1}  # not 8 tries
+    listed = runner.invoke(app, ["outbox", "--config", str(path)])
+    assert "dead" in listed.output and "apprise rejected the URL" in listed.output

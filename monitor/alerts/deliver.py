@@ -21,7 +21,7 @@ from io import StringIO
 import apprise
 
 from .. import metrics
-from ..errors import ChannelError
+from ..errors import ChannelError, UnusableURL
 from ..logs import RedactSecrets, redact
 from ..model import OutboxStatus
 from ..settings.config import ChannelConfig, Config
@@ -54,7 +54,8 @@ def send(channel: ChannelConfig, title: str, body: str, body_format: str = "text
     with _apprise_log(channel) as captured:
         if not notifier.add(channel.url.get_secret_value()):
             reason = _reasons(captured.getvalue()) or "unknown scheme or missing parts"
-            raise _channel_error(channel, f"apprise rejected the URL ({channel.public_url()}): {reason}")
+            raise _channel_error(channel, f"apprise rejected the URL ({channel.public_url()}): {reason}",
+                                 UnusableURL)
         try:
             delivered = notifier.notify(title=title, body=body, body_format=APPRISE_FORMAT[body_format])
         except Exception as exc:  # a plugin bug must not stop the dispatcher
@@ -80,12 +81,25 @@ def _apprise_log(channel: ChannelConfig) -> Iterator[StringIO]:
         logger.removeFilter(scrub)
 
 
-def _channel_error(channel: ChannelConfig, reason: str) -> ChannelError:
+def url_problem(channel: ChannelConfig) -> str | None:
+    """Why apprise can never send to the channel's URL (secrets masked), or None if it accepts it.
+    Nothing is sent: `monitor check` asks this of every channel."""
+    try:
+        with _apprise_log(channel) as captured:
+            if apprise.Apprise().add(channel.url.get_secret_value()):
+                return None
+            reason = _reasons(captured.getvalue()) or "unknown scheme or missing parts"
+    except Exception as exc:  # a plugin that fails while parsing
+        reason = f"{type(exc).__name__}: {exc}"
+    return str(_channel_error(channel, f"apprise cannot use this URL ({channel.public_url()}): {reason}"))
+
+
+def _channel_error(channel: ChannelConfig, reason: str, kind: type = ChannelError) -> ChannelError:
     """The error as the log, the database and the CLI show it: the channel's URL as its public
     form, and every fragment of its secrets masked (monitor/logs.py)."""
     url = re.escape(channel.url.get_secret_value())
     reason = re.sub(url, lambda _: channel.public_url(), reason, flags=re.IGNORECASE)
-    return ChannelError(redact(f"channel {channel.name!r}: {reason}", channel.secrets()))
+    return kind(redact(f"channel {channel.name!r}: {reason}", channel.secrets()))
 
 
 def _reasons(captured: str) -> str:
@@ -147,8 +161,9 @@ def _send_row(config: Config, engine, row: ClaimedMessage, worker: str,
     """The only place a message leaves: mark `sending` (commit), call the channel, record."""
     if not start_send(engine, row.id, worker, clock()):
         return None  # no longer ours: another dispatcher took it over
-    error = _deliver(config, row)
-    status = finish_outbox(engine, row.id, worker, error, clock(), config.dispatch.max_attempts,
+    error, hopeless = _deliver(config, row)
+    attempts = 1 if hopeless else config.dispatch.max_attempts  # an unusable URL: dead at once
+    status = finish_outbox(engine, row.id, worker, error, clock(), attempts,
                            config.dispatch.retry_base, config.dispatch.retry_max)
     metrics.page_done(row, status, clock())
     if error:
@@ -159,20 +174,21 @@ def _send_row(config: Config, engine, row: ClaimedMessage, worker: str,
     return status
 
 
-def _deliver(config: Config, row: ClaimedMessage) -> str | None:
-    """Deliver one message; return None on success or the (scrubbed) error."""
+def _deliver(config: Config, row: ClaimedMessage) -> tuple[str | None, bool]:
+    """Deliver one message: (None, False) on success, else the (scrubbed) error and whether no
+    retry can help (apprise cannot use the channel's URL)."""
     if row.channel == LOG_CHANNEL:
         log.warning("ALERT (no channel configured) %s\n%s", row.title, row.body)
-        return None
+        return None, False
     try:
         channel = config.channel(row.channel)
-    except KeyError:
-        return f"channel {row.channel!r} is no longer in the watchlist"
+    except KeyError:  # it may come back with the next edit of the watchlist
+        return f"channel {row.channel!r} is no longer in the watchlist", False
     try:
         send(channel, row.title, row.body, row.format)
     except ChannelError as exc:
-        return str(exc)
-    return None
+        return str(exc), isinstance(exc, UnusableURL)
+    return None, False
 
 
 def send_digest(runtime, digest: Digest, now: datetime | None = None) -> list[int]:

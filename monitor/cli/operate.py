@@ -6,11 +6,12 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..alerts.deliver import dispatch, send
+from ..alerts.deliver import dispatch, send, url_problem
 from ..errors import ChannelError
 from ..logs import mask_credentials, setup_logging
 from ..pipeline import poll
 from ..settings.config import DEFAULT_CONFIG
+from ..settings.yamlsource import error_at
 from ..tools.demo import demo_watchlist
 from ..tools.demo import report as demo_report
 from .app import (
@@ -28,6 +29,10 @@ from .app import (
 def check(config: ConfigOption = DEFAULT_CONFIG) -> None:
     """Validate the watchlist and its profiles; print what they define."""
     loaded = load(config)
+    unusable = [str(error_at(config, ("channels", index, "url"), problem))
+                for index, channel in enumerate(loaded.channels) if (problem := url_problem(channel))]
+    if unusable:
+        fail("\n".join(unusable))
     typer.echo(f"{config}: OK")
     typer.echo(f"database: {public_db(loaded.database)}")
     typer.echo(f"feeds ({len(loaded.feeds)}):")
