@@ -61,6 +61,7 @@ def test_score_reads_stdin_and_rejects_unknown_profile(tmp_path):
     assert result.exit_code == 2 and "unknown profile 'nope'" in result.output
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # the command line, not the store
 def test_poll_matches_and_feeds_commands(feed_server, json_endpoint, write_watchlist):
     feed_server.routes["/a.xml"] = Route(rss([dict(INCIDENT, guid="1", link="https://n.example/1"),
                                               dict(ORDINARY, guid="2", link="https://n.example/2")]))
@@ -89,6 +90,7 @@ def test_poll_matches_and_feeds_commands(feed_server, json_endpoint, write_watch
     assert len(json_endpoint.posts) == 1
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # the command line, not the store
 def test_notify_test_reports_success_and_exact_failure(json_endpoint, write_watchlist):
     port = free_port()
     path = write_watchlist(channels=[{"name": "hook", "url": json_endpoint.url},

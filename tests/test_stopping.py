@@ -73,7 +73,7 @@ def test_a_stop_during_config_reloads_never_hangs(feed_server, write_watchlist):
                            tick="1s")
     config = load_config(path, environ={})
     engine = open_database(config.database)
-    for attempt in range(3):
+    for attempt in range(2):
         daemon = Daemon(Runtime(config, engine), watch_every=timedelta(seconds=0.05))
         thread = _start(daemon)
         text = path.read_text()
