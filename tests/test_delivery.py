@@ -17,7 +17,8 @@ from monitor.pipeline import poll
 from monitor.alerts.routing import due_digests
 from monitor.alerts.deliver import send_digest
 from monitor.store import OutboxRow
-from monitor.store.outbox import CLAIM_OUTBOX_LEASE, claim_outbox, start_send, worker_id
+from monitor.store.outbox import CLAIM_OUTBOX_LEASE, claim_outbox, start_send
+from monitor.store.workers import worker_id
 from peers import Route, SmtpSink, rss
 
 PROFILE = "iraq-syria-militia-attacks"

@@ -36,8 +36,8 @@ from ..store.outbox import (
     release_claims,
     release_held,
     start_send,
-    worker_id,
 )
+from ..store.workers import worker_id
 from .render import digest_message
 from .routing import LOG_CHANNEL, Digest, digest_key, hold_for, holds_for_digest
 

@@ -13,7 +13,7 @@ from ..model import Hold, OutboxMessage, OutboxStatus
 from .database import session_scope
 from .reports import OutboxView, outbox_view
 from .tables import Feed, ItemRow, MatchRow, OutboxRow
-from .workers import is_gone, worker_id  # noqa: F401  (worker_id: the dispatcher's)
+from .workers import is_gone
 
 CLAIM_OUTBOX_LEASE = timedelta(minutes=1)  # a claimed row not yet sending: nothing went out
 
