@@ -18,6 +18,8 @@ if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
 
 from selenium import webdriver  # after the skip: selenium is needed only here
 from selenium.common.exceptions import NoAlertPresentException
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.ui import WebDriverWait
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 
@@ -55,6 +57,15 @@ class Visit:
     def text(self) -> str:
         return self.driver.find_element(By.TAG_NAME, "main").text
 
+    def follow(self, element) -> None:
+        """Click a link or a form's button and wait for the page it leads to (a click returns
+        before the browser has left the old page)."""
+        old = self.driver.find_element(By.TAG_NAME, "html")
+        element.click()
+        wait = WebDriverWait(self.driver, 10)
+        wait.until(expected_conditions.staleness_of(old))
+        wait.until(expected_conditions.presence_of_element_located((By.TAG_NAME, "main")))
+
     def check_and_shoot(self, name: str) -> None:
         with pytest.raises(NoAlertPresentException):
             self.driver.switch_to.alert
@@ -77,7 +88,7 @@ def test_a_person_walks_the_dashboard(browser, site, tmp_path):
     assert "dead after 1 attempt" in visit.text() and "desk" in visit.text()
     visit.check_and_shoot("incidents")
 
-    browser.find_element(By.LINK_TEXT, f"#1 {INCIDENT['title']}").click()
+    visit.follow(browser.find_element(By.LINK_TEXT, f"#1 {INCIDENT['title']}"))
     assert browser.find_element(By.TAG_NAME, "h1").text == f"#1 {INCIDENT['title']}"
     marks = {(m.get_attribute("title"), m.text.removesuffix(m.get_attribute("title")))  # term, then group
              for m in browser.find_elements(By.CSS_SELECTOR, "mark")}
@@ -89,7 +100,7 @@ def test_a_person_walks_the_dashboard(browser, site, tmp_path):
     rows = [r.text for r in browser.find_elements(By.CSS_SELECTOR, "table.feeds tbody tr")]
     assert rows[0].startswith("broken") and "HTTP 500" in rows[0]
     visit.check_and_shoot("feeds")
-    browser.find_element(By.LINK_TEXT, "wire").click()
+    visit.follow(browser.find_element(By.LINK_TEXT, "wire"))
     assert HOSTILE in visit.text()
     visit.check_and_shoot("feed")
 
@@ -97,7 +108,7 @@ def test_a_person_walks_the_dashboard(browser, site, tmp_path):
     dead = browser.find_elements(By.CSS_SELECTOR, "tr.status-dead")
     assert len(dead) == 2
     row_id = dead[0].find_element(By.TAG_NAME, "td").text
-    dead[0].find_element(By.XPATH, ".//button[text()='Retry']").click()
+    visit.follow(dead[0].find_element(By.XPATH, ".//button[text()='Retry']"))
     assert f"Outbox row #{row_id} is pending again; the next dispatch sends it." in visit.text()
     assert len(browser.find_elements(By.CSS_SELECTOR, "tr.status-dead")) == 1
     assert browser.find_elements(By.CSS_SELECTOR, "tr.status-pending")[0].text.startswith(row_id)
@@ -107,7 +118,7 @@ def test_a_person_walks_the_dashboard(browser, site, tmp_path):
     browser.find_element(By.NAME, "title").send_keys("Drone strikes US base near Erbil <b>again</b>")
     browser.find_element(By.NAME, "text").send_keys(
         "A drone hit the coalition base at Erbil airport on Monday.")
-    browser.find_element(By.XPATH, "//button[text()='Score']").click()
+    visit.follow(browser.find_element(By.XPATH, "//button[text()='Score']"))
     result = browser.find_element(By.CSS_SELECTOR, "section.result h2").text
     assert result.startswith(f"{PROFILE}: INCIDENT (score")
     assert "<b>again</b>" in browser.find_element(By.NAME, "title").get_attribute("value")
