@@ -49,6 +49,7 @@ from .model import (
 from .settings.config import Config, FeedConfig
 from .settings.profile import IncidentSettings
 from .store import utcnow
+from .store.database import refresh_statistics
 from .store.feeds import ClaimedFeed, claim_feeds, record_feed_error, release_feeds, sync_feeds
 from .store.incidents import Grouping, grouping
 from .store.items import apply_poll, seen_items
@@ -58,6 +59,7 @@ log = logging.getLogger("monitor.poll")
 GROUP_AFTER = 5.0  # seconds a poll waits for slow feeds before grouping what has arrived
 STOP_CHECK = 0.2  # seconds between looks at the stop flag while feeds are fetched
 FUTURE_SKEW = timedelta(hours=1)  # an item dated this far ahead of our clock still counts as now
+ANALYZE_AFTER = 10_000  # new items stored by this process before the table statistics are refreshed
 
 
 @dataclass
@@ -71,6 +73,8 @@ class Runtime:
 
     _feeds: dict[str, FeedConfig] = field(default_factory=dict, init=False, repr=False)
     _feeds_of: Config | None = field(default=None, init=False, repr=False)
+    _synced: Config | None = field(default=None, init=False, repr=False)
+    _stored_since_analyze: int = field(default=0, init=False, repr=False)
 
     def __post_init__(self):
         if not self.scorers:
@@ -82,6 +86,23 @@ class Runtime:
             self._feeds, self._feeds_of = {f.name: f for f in self.config.feeds}, self.config
         return self.config.feed_interval(self._feeds[feed_name])
 
+    def sync_watchlist(self, now: datetime) -> None:
+        """Bring the feed table in line with the watchlist, once per loaded config (a poll of a
+        large watchlist does not read every feed row each time)."""
+        if self._synced is not self.config:
+            sync_feeds(self.engine, [(f.name, f.url) for f in self.config.feeds], now)
+            self._synced = self.config
+
+    def count_stored(self, new_items: int) -> None:
+        """After many new rows, refresh the database's statistics (see refresh_statistics)."""
+        self._stored_since_analyze += new_items
+        if self._stored_since_analyze >= ANALYZE_AFTER:
+            try:
+                refresh_statistics(self.engine)
+            except Exception:  # only slower queries follow; the poll itself is stored
+                log.exception("could not refresh the database's table statistics")
+            self._stored_since_analyze = 0
+
 
 def poll(runtime: Runtime, feed_names: list[str] | None = None, due_only: bool = False,
          stop: threading.Event | None = None) -> list[PollOutcome]:
@@ -92,11 +113,9 @@ def poll(runtime: Runtime, feed_names: list[str] | None = None, due_only: bool =
 @metrics.timed_poll
 async def poll_async(runtime: Runtime, feed_names: list[str] | None = None, due_only: bool = False,
                      stop: threading.Event | None = None) -> list[PollOutcome]:
-    config, now, worker = runtime.config, runtime.clock(), worker_id()
-    feeds = [f for f in config.feeds if feed_names is None or f.name in feed_names]
-    sync_feeds(runtime.engine, [(f.name, f.url) for f in feeds], now)
-    claims = {c.state.name: c for c in claim_feeds(runtime.engine, [f.name for f in feeds], now, due_only,
-                                                   worker=worker)}
+    now, worker = runtime.clock(), worker_id()
+    runtime.sync_watchlist(now)
+    claims = {c.state.name: c for c in claim_feeds(runtime.engine, feed_names, now, due_only, worker=worker)}
     outcomes, alerts = [], Counter()
     waiting = asyncio.create_task(_group_while_slow_feeds_answer(runtime, alerts))
     refreshing = asyncio.create_task(_refresh_as_they_answer(runtime, claims, outcomes))
@@ -147,6 +166,7 @@ async def _group_while_slow_feeds_answer(runtime: Runtime, alerts: Counter) -> N
 def finish_poll(runtime: Runtime, outcomes: list[PollOutcome], alerts: Counter | None = None
                 ) -> list[PollOutcome]:
     """Group what the poll stored and log each feed's outcome with the alerts it led to."""
+    runtime.count_stored(sum(o.new_items for o in outcomes))
     alerts = (alerts or Counter()) + _group_or_leave_pending(runtime)
     outcomes = [replace(o, alerts=alerts.get(o.feed_name, 0)) for o in outcomes]
     for outcome in outcomes:

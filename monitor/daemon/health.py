@@ -159,7 +159,8 @@ def check_feeds(runtime, now: datetime | None = None) -> list[Transition]:
     """Decide the ops alerts of every watched feed and queue them. Returns the transitions applied."""
     config, engine = runtime.config, runtime.engine
     now = now or runtime.clock()
-    healths = feed_health(engine, [feed.name for feed in config.feeds])
+    runtime.sync_watchlist(now)
+    healths = feed_health(engine)
     watches = {key: Watch(*value) for key, value in ops_watches(engine).items()}
     gone = {feed for feed, _ in watches} - {health.name for health in healths}
     if gone:  # feeds removed from the watchlist (or never polled): nothing more to say
@@ -173,12 +174,12 @@ def check_feeds(runtime, now: datetime | None = None) -> list[Transition]:
     return applied
 
 
-def feed_health(engine, names: list[str]) -> list[FeedHealth]:
-    """Health of the named feeds that have a feed row, from that row and their newest items."""
+def feed_health(engine) -> list[FeedHealth]:
+    """Health of the watched feeds that have a feed row, from that row and their newest items."""
     return [FeedHealth(r.name, r.last_status, r.last_error, r.last_error_at, r.last_success_at,
                        r.error_count, last_new_item_at=max((fetched for _, fetched in r.recent), default=None),
                        usual_gap=usual_gap([published or fetched for published, fetched in r.recent]))
-            for r in feed_records(engine, names, RECENT_ITEMS)]
+            for r in feed_records(engine, RECENT_ITEMS)]
 
 
 def _apply(config: Config, engine, transition: Transition, before: Watch | None,

@@ -71,6 +71,16 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
             connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
         settings.attributes["connection"] = connection
         command.upgrade(settings, revision)
+    refresh_statistics(engine)
+
+
+def refresh_statistics(engine: Engine) -> None:
+    """ANALYZE the tables the monitor bulk-loads (PostgreSQL). The planner chooses from table
+    statistics; a server running without autovacuum (some managed and container set-ups) has none
+    for a table the monitor filled, and then scans a million rows where an index reads ten."""
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as connection:
+            connection.execute(text("ANALYZE feed, item, match, incident, outbox"))
 
 
 @contextmanager

@@ -32,27 +32,37 @@ class ClaimedFeed:
 
 
 def sync_feeds(engine: Engine, feeds: Iterable[tuple[str, str]], now: datetime) -> None:
-    """Make the feed table hold every (name, url) of the watchlist; a changed URL starts afresh."""
+    """Make the feed table hold every (name, url) of the watchlist, watched; a changed URL starts
+    afresh; a feed no longer in the watchlist keeps its row and items, unwatched."""
+    wanted = dict(feeds)
     with session_scope(engine) as session:
-        existing = {feed.name: feed for feed in session.exec(select(Feed))}
-        for name, url in feeds:
-            feed = existing.get(name)
-            if feed is None:
-                session.add(Feed(name=name, url=url, next_due_at=now))
-            elif feed.url != url:  # a new source: its back catalogue is a first poll again
+        for feed in session.exec(select(Feed)):
+            url = wanted.pop(feed.name, None)
+            if url is None:
+                if feed.watched:
+                    feed.watched = False
+                    session.add(feed)
+                continue
+            if not feed.watched:
+                feed.watched = True
+                session.add(feed)
+            if feed.url != url:  # a new source: its back catalogue is a first poll again
                 feed.url, feed.etag, feed.last_modified, feed.next_due_at = url, None, None, now
                 feed.last_success_at = None
                 session.add(feed)
+        session.add_all([Feed(name=name, url=url, next_due_at=now) for name, url in wanted.items()])
 
 
-def claim_feeds(engine: Engine, names: Iterable[str], now: datetime, due_only: bool = True,
+def claim_feeds(engine: Engine, names: Iterable[str] | None, now: datetime, due_only: bool = True,
                 lease: timedelta = CLAIM_LEASE, worker: str | None = None) -> list[ClaimedFeed]:
-    """Claim the named feeds (only those due, with `due_only`) for `worker`: each is pushed one
-    lease ahead, so no other worker polls it meanwhile. A feed still claimed by a worker that is
-    gone (killed, restarted) is due again at once."""
-    names = list(names)
+    """Claim the named feeds, or with `names` None every watched feed (only those due, with
+    `due_only`), for `worker`: each is pushed one lease ahead, so no other worker polls it
+    meanwhile. A feed still claimed by a worker that is gone (killed, restarted) is due again at
+    once. The whole watchlist is claimed without binding one parameter per feed."""
     with session_scope(engine) as session:
-        query = select(Feed).where(col(Feed.name).in_(names))
+        query = select(Feed).where(Feed.watched)
+        if names is not None:
+            query = query.where(col(Feed.name).in_(list(names)))
         if due_only:
             query = query.where(or_(Feed.next_due_at <= now, col(Feed.claimed_by).is_not(None)))
         feeds = session.exec(query.order_by(Feed.next_due_at).with_for_update(skip_locked=True)).all()

@@ -4,7 +4,7 @@ what was reported, and admin messages (outbox rows without a match)."""
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, update
+from sqlalchemy import delete, func, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
@@ -27,17 +27,23 @@ class FeedRecord:
     recent: list[tuple[datetime | None, datetime]]
 
 
-def feed_records(engine: Engine, names: list[str], recent_items: int) -> list[FeedRecord]:
-    """The named feeds that have a feed row, by name, each with its `recent_items` newest items."""
-    records = []
+def feed_records(engine: Engine, recent_items: int) -> list[FeedRecord]:
+    """The watched feeds, by name, each with its `recent_items` newest items (two queries, however
+    many feeds)."""
+    newest = (select(ItemRow.feed_id, ItemRow.published_at, ItemRow.fetched_at,
+                     func.row_number().over(partition_by=ItemRow.feed_id, order_by=col(ItemRow.id).desc())
+                     .label("rank"))
+              .subquery())
+    recent: dict[int, list[tuple[datetime | None, datetime]]] = {}
     with session_scope(engine) as session:
-        for feed in session.exec(select(Feed).where(col(Feed.name).in_(names)).order_by(Feed.name)):
-            recent = session.exec(select(ItemRow.published_at, ItemRow.fetched_at)
-                                  .where(ItemRow.feed_id == feed.id)
-                                  .order_by(col(ItemRow.id).desc()).limit(recent_items)).all()
-            records.append(FeedRecord(feed.name, feed.last_status, feed.last_error, feed.last_error_at,
-                                      feed.last_success_at, feed.error_count, [tuple(r) for r in recent]))
-    return records
+        rows = session.execute(select(newest.c.feed_id, newest.c.published_at, newest.c.fetched_at)
+                               .where(newest.c.rank <= recent_items)
+                               .order_by(newest.c.feed_id, newest.c.rank))
+        for feed_id, published, fetched in rows:
+            recent.setdefault(feed_id, []).append((published, fetched))
+        feeds = session.exec(select(Feed).where(Feed.watched).order_by(Feed.name)).all()
+    return [FeedRecord(feed.name, feed.last_status, feed.last_error, feed.last_error_at, feed.last_success_at,
+                       feed.error_count, recent.get(feed.id, [])) for feed in feeds]
 
 
 def ops_watches(engine: Engine) -> dict[tuple[str, str], tuple[datetime, datetime | None]]:

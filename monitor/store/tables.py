@@ -3,6 +3,7 @@
 from datetime import datetime
 
 from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
+from sqlalchemy import true as sa_true
 from sqlmodel import Field, SQLModel
 
 
@@ -10,6 +11,7 @@ class Feed(SQLModel, table=True):
     """A watched feed and its fetch state: conditional-GET validators, schedule, health."""
 
     __tablename__ = "feed"
+    __table_args__ = (Index("ix_feed_watched_due", "watched", "next_due_at"),)
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(unique=True, max_length=200)
     url: str = Field(max_length=2000)
@@ -24,13 +26,15 @@ class Feed(SQLModel, table=True):
     items_seen: int = 0
     claimed_by: str | None = Field(default=None, max_length=200)  # the worker polling it now
     due_before_claim: datetime | None = None  # next_due_at before the claim, restored on release
+    watched: bool = Field(default=True, sa_column_kwargs={"server_default": sa_true()})  # in the watchlist
 
 
 class ItemRow(SQLModel, table=True):
     """A normalised feed entry, stored once per feed and key."""
 
     __tablename__ = "item"
-    __table_args__ = (UniqueConstraint("feed_id", "key", name="uq_item_feed_key"),)
+    __table_args__ = (UniqueConstraint("feed_id", "key", name="uq_item_feed_key"),
+                      Index("ix_item_feed_newest", "feed_id", "id"))
     id: int | None = Field(default=None, primary_key=True)
     feed_id: int = Field(foreign_key="feed.id", index=True)
     key: str = Field(max_length=250)
@@ -45,6 +49,7 @@ class IncidentRow(SQLModel, table=True):
     """Reports of one real-world event, grouped (monitor/incidents.py). The first one alerted."""
 
     __tablename__ = "incident"
+    __table_args__ = (Index("ix_incident_profile_opened", "profile", "opened_at"),)
     id: int | None = Field(default=None, primary_key=True)
     profile: str = Field(max_length=200, index=True)
     title: str = Field(sa_column=Column(Text, nullable=False))

@@ -1,0 +1,99 @@
+"""The store at the size of a large watchlist: no statement binds one parameter per feed, feeds
+leaving the watchlist are no longer claimed or checked, and the migrated schema is the model's."""
+
+from datetime import timedelta
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from conftest import Clock
+from sqlalchemy import event, insert, text
+from sqlmodel import SQLModel
+
+from monitor.daemon.health import feed_health
+from monitor.pipeline import ANALYZE_AFTER
+from monitor.store import open_database
+from monitor.store.database import session_scope
+from monitor.store.feeds import claim_feeds, sync_feeds
+from monitor.store.tables import ItemRow
+
+
+def test_migrations_build_the_schema_the_tables_describe(database_url):
+    engine = open_database(database_url)
+    with engine.connect() as connection:
+        differences = compare_metadata(MigrationContext.configure(connection), SQLModel.metadata)
+    engine.dispose()
+    assert differences == []
+
+
+class _Statements:
+    """Every statement the engine runs, with its number of bound parameters."""
+
+    def __init__(self, engine):
+        self.seen: list[tuple[str, int]] = []
+        event.listen(engine, "before_cursor_execute", self._record)
+
+    def _record(self, _conn, _cursor, statement, parameters, _context, executemany):
+        count = 0 if executemany or parameters is None else len(parameters)
+        self.seen.append((statement.split()[0], count))
+
+    def most_parameters(self, verb: str) -> int:
+        return max((count for kind, count in self.seen if kind == verb), default=0)
+
+
+def test_claiming_a_large_watchlist_binds_no_parameter_per_feed(database_url):
+    engine, now = open_database(database_url), Clock()()
+    sync_feeds(engine, [(f"feed-{n}", f"http://127.0.0.1:9/{n}.xml") for n in range(2000)], now)
+    statements = _Statements(engine)
+    claimed = claim_feeds(engine, None, now, due_only=True, worker="here:1")
+    engine.dispose()
+    assert len(claimed) == 2000
+    assert statements.most_parameters("SELECT") < 10
+
+
+def test_a_feed_removed_from_the_watchlist_is_not_claimed_or_checked_until_it_returns(database_url):
+    engine, now = open_database(database_url), Clock()()
+    feeds = [("a", "http://127.0.0.1:9/a.xml"), ("b", "http://127.0.0.1:9/b.xml")]
+    sync_feeds(engine, feeds, now)
+    sync_feeds(engine, feeds[:1], now)
+    assert [c.state.name for c in claim_feeds(engine, None, now, due_only=False)] == ["a"]
+    assert [h.name for h in feed_health(engine)] == ["a"]
+    sync_feeds(engine, feeds, now + timedelta(hours=1))
+    assert [h.name for h in feed_health(engine)] == ["a", "b"]
+    engine.dispose()
+
+
+def test_the_health_check_reads_each_feeds_newest_items_in_a_fixed_number_of_queries(database_url):
+    engine, now = open_database(database_url), Clock()()
+    sync_feeds(engine, [(f"feed-{n:03}", f"http://127.0.0.1:9/{n}.xml") for n in range(300)], now)
+    with session_scope(engine) as session:
+        session.execute(insert(ItemRow), [
+            dict(feed_id=feed_id, key=f"{feed_id}-{n}", url=None, title="t", text="",
+                 published_at=now - timedelta(hours=n), fetched_at=now - timedelta(hours=n))
+            for feed_id in range(1, 301) for n in range(5)])
+    statements = _Statements(engine)
+    healths = feed_health(engine)
+    engine.dispose()
+    assert len(healths) == 300 and all(h.last_new_item_at == now for h in healths)
+    assert all(h.usual_gap == timedelta(hours=1) for h in healths)
+    assert len([kind for kind, _ in statements.seen if kind == "SELECT"]) <= 3
+
+
+def test_many_stored_items_refresh_the_postgresql_statistics(database_url, write_watchlist, make_runtime):
+    """Without autovacuum, PostgreSQL has no statistics for a table the monitor filled and plans a
+    dedupe lookup as a scan of every item; the monitor runs ANALYZE itself."""
+    if not database_url.startswith("postgresql"):
+        return
+    runtime = make_runtime(write_watchlist())
+    sync_feeds(runtime.engine, [("a", "http://127.0.0.1:9/a.xml")], Clock()())
+    with session_scope(runtime.engine) as session:
+        session.execute(insert(ItemRow), [dict(feed_id=1, key=str(n), url=f"http://x.example/{n}", title="t",
+                                               text="", fetched_at=Clock()()) for n in range(ANALYZE_AFTER)])
+    runtime.count_stored(ANALYZE_AFTER - 1)
+    assert _estimated_rows(runtime.engine, "item") <= 0
+    runtime.count_stored(1)
+    assert _estimated_rows(runtime.engine, "item") == ANALYZE_AFTER
+
+
+def _estimated_rows(engine, table: str) -> float:
+    with engine.connect() as connection:
+        return connection.execute(text("SELECT reltuples FROM pg_class WHERE relname = :t"), {"t": table}).scalar()
