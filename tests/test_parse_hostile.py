@@ -306,7 +306,7 @@ def test_relative_link_is_resolved_against_the_feed_url():
     (b"   \n", "empty"),
     (b"<html><head><title>Login</title></head><body><p>Sign in</p></body></html>", "not a feed"),
     (b"hello, not xml at all", "not a readable feed"),
-    (b'{"version": "https://jsonfeed.org/version/1", "items": []}', "JSON"),
+    (b'{"data": [{"title": "an API answer"}]}', "JSON, but no JSON Feed"),  # JSON Feed: test_jsonfeed.py
 ])
 def test_non_feeds_are_refused_with_a_clear_message(body, reason):
     with pytest.raises(NotAFeed, match=reason):

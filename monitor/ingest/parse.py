@@ -11,12 +11,17 @@ most MAX_TEXT, both plain text; links only http(s), canonical, with every charac
 end or split a link in a Markdown, HTML or chat message percent-encoded. A feed whose declared
 charset is unknown or does not fit its bytes is named with that charset: in the ParseError when
 it cannot be read, in the log (once per feed and charset) when feedparser read it another way.
+
+A JSON Feed (1.0 or 1.1: a body that starts with "{" or "[", or one served as JSON that does not
+start like XML) is read with the json module instead and normalised the same way; JSON that is
+not a JSON Feed is NotAFeed, like an HTML page.
 """
 
 import calendar
 import codecs
 import hashlib
 import io
+import json
 import logging
 import re
 from collections import Counter
@@ -46,6 +51,8 @@ _ENTITY_DECL = re.compile(r"<!ENTITY\s+(%\s*)?([^\s\"'%]+)\s*(SYSTEM|PUBLIC|([\"
 _CHAR_REF = re.compile(r"&#(?:[0-9]+|x[0-9a-fA-F]+);")
 _ENTITY_REF = re.compile(r"&([^\s&;<>\"'%]+);")
 _TAG = re.compile(r"</?[A-Za-z!?][^<>]*>")
+_JSON_TYPES = ("application/feed+json", "application/json")
+_JSON_FEED_VERSION = re.compile(r"https?://jsonfeed\.org/version/1(\.1)?/?")
 _TRACKING = re.compile(r"^(utm_.*|fbclid|gclid|dclid|msclkid|mc_cid|mc_eid|ocid|cmpid|cmp|"
                        r"at_medium|at_campaign|at_custom\d*|smid|smtyp|ref_src|ref|rss|feedtype|"
                        r"partner|src|igshid|__twitter_impression|yclid|_ga|guccounter)$", re.I)
@@ -55,6 +62,8 @@ def parse_feed(body: bytes, feed_name: str, url: str = "", content_type: str | N
     """Parse a feed body into Items. Raises Refused (hostile) or NotAFeed (a ParseError each)."""
     if not body or not body.strip():
         raise NotAFeed("not a readable feed: the body is empty")
+    if _is_json(body, content_type):
+        return parse_json_feed(body, feed_name, url)
     headers = _response_headers(url, content_type)
     check_entities(body, headers)
     declared = declared_charset(body, content_type)
@@ -69,21 +78,85 @@ def parse_feed(body: bytes, feed_name: str, url: str = "", content_type: str | N
                                declared, charset_trouble(declared, None))) from None
     trouble = charset_trouble(declared, parsed.get("encoding"))
     if not parsed.entries and not parsed.feed.get("title") and (parsed.bozo or not parsed.version):
-        if body.lstrip()[:1] in (b"{", b"["):
-            raise NotAFeed("not a readable feed: JSON (JSON Feed is not supported, only RSS/Atom/RDF)")
         reason = parsed.get("bozo_exception")
         raise NotAFeed(_naming(f"not a readable feed: {_short(reason)}" if reason else
                                "not a feed: no RSS, Atom or RDF feed element (an HTML page or other XML?)",
                                declared, trouble))
     if trouble:
         _warn_once(feed_name, trouble)
-    items, seen = [], set()
-    for entry in parsed.entries:
-        item = normalise_entry(entry, feed_name, url)
+    return _unique(normalise_entry(entry, feed_name, url) for entry in parsed.entries)
+
+
+def _unique(items) -> list[Item]:
+    """The items that are not None, the first of each key."""
+    unique, seen = [], set()
+    for item in items:
         if item and item.key not in seen:
             seen.add(item.key)
-            items.append(item)
-    return items
+            unique.append(item)
+    return unique
+
+
+def _is_json(body: bytes, content_type: str | None) -> bool:
+    """JSON by its first character, or by its Content-Type unless it starts like XML (a feed
+    served with the wrong type)."""
+    first = body.removeprefix(codecs.BOM_UTF8).lstrip()[:1]
+    media_type = (content_type or "").partition(";")[0].strip().lower()
+    return first in (b"{", b"[") or (media_type in _JSON_TYPES and first != b"<")
+
+
+def parse_json_feed(body: bytes, feed_name: str, url: str = "") -> list[Item]:
+    """A JSON Feed 1.0 or 1.1 into Items (the body is already bounded by the fetch's byte cap)."""
+    try:
+        document = json.loads(body)
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError
+        raise NotAFeed(f"not a readable feed: invalid JSON ({_short(exc)})") from None
+    except RecursionError:
+        raise NotAFeed("not a readable feed: invalid JSON (nested too deeply)") from None
+    version = document.get("version") if isinstance(document, dict) else None
+    if not isinstance(version, str) or "jsonfeed.org/version/" not in version:
+        raise NotAFeed('not a feed: JSON, but no JSON Feed (no "version": '
+                       '"https://jsonfeed.org/version/1.1"; an API response?)')
+    if not _JSON_FEED_VERSION.fullmatch(version.strip()):
+        raise NotAFeed(f"not a readable feed: JSON Feed version {version[:80]!r} is not supported "
+                       f"(1 and 1.1 are)")
+    entries = document.get("items")
+    if not isinstance(entries, list):
+        raise NotAFeed('not a readable feed: the JSON Feed has no "items" list')
+    return _unique(normalise_json_item(entry, feed_name, url) for entry in entries
+                   if isinstance(entry, dict))
+
+
+def normalise_json_item(entry: dict, feed_name: str, feed_url: str = "") -> Item | None:
+    """A JSON Feed item, normalised as an RSS entry is: id is the guid, url (else external_url)
+    the link, content_text (else content_html, else summary) the text; author(s) are ignored."""
+    title = _plain_text(_string(entry.get("title")))[:MAX_TITLE]
+    text = next(filter(None, (_plain_text(_string(entry.get(field)))
+                              for field in ("content_text", "content_html", "summary"))), "")[:MAX_TEXT]
+    if not title and not text:
+        return None
+    link = canonical_url(_absolute(feed_url, _string(entry.get("url")) or _string(entry.get("external_url"))))
+    guid = entry.get("id")
+    if isinstance(guid, (int, float)) and not isinstance(guid, bool):
+        guid = str(guid)  # the spec asks readers to take a numeric id as a string
+    return Item(feed_name=feed_name, key=item_key(_string(guid), link, title, text), url=link,
+                title=title, text=text,
+                published=_rfc3339(entry.get("date_published")) or _rfc3339(entry.get("date_modified")))
+
+
+def _string(value) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _rfc3339(value) -> datetime | None:
+    """An RFC 3339 date in UTC (one without an offset is taken as UTC); None if unreadable."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        when = datetime.fromisoformat(value.strip().upper())
+        return when.replace(tzinfo=timezone.utc) if when.tzinfo is None else when.astimezone(timezone.utc)
+    except (ValueError, OverflowError):
+        return None
 
 
 def _response_headers(url: str, content_type: str | None) -> dict[str, str]:
