@@ -1,7 +1,8 @@
 """Errors a user can act on. Each says what is wrong and where.
 
 MonitorError
- ├── ConfigError        a watchlist or profile file is invalid (file, line, field)
+ ├── ConfigError        a watchlist or profile file is invalid (file, line, field); `problems`
+ │                      holds every problem found, each a ConfigError of its own
  ├── InputError         a file given on the command line is unreadable (file:line, problem)
  ├── FeedError          a feed could not be fetched or parsed (feed name, reason)
  │    ├── FetchError    the HTTP exchange failed (connection refused, DNS, ...)
@@ -23,13 +24,29 @@ class MonitorError(Exception):
 
 
 class ConfigError(MonitorError):
+    """One problem (file:line: field: message), or several: `problems` lists them all, and file,
+    line and field are the first one's; str() gives one problem a line."""
+
     def __init__(self, message: str, file: str | None = None, line: int | None = None,
                  field: str | None = None):
-        self.file, self.line, self.field = file, line, field
+        self.message, self.file, self.line, self.field = message, file, line, field
+        self.problems: tuple[ConfigError, ...] = (self,)
         where = ":".join(str(p) for p in (file, line) if p is not None)
         prefix = f"{where}: " if where else ""
         field_part = f"{field}: " if field else ""
         super().__init__(f"{prefix}{field_part}{message}")
+
+    @classmethod
+    def of(cls, problems: "list[ConfigError]") -> "ConfigError":
+        """One error for every problem of `problems` (itself, when there is only one)."""
+        every = [problem for error in problems for problem in error.problems]
+        if len(every) == 1:
+            return every[0]
+        first = every[0]
+        error = cls(first.message, first.file, first.line, first.field)
+        error.problems = tuple(every)
+        error.args = ("\n".join(map(str, every)),)
+        return error
 
 
 class InputError(MonitorError):

@@ -120,6 +120,9 @@ class Hit:
     end: int
 
 
+ARTICLE = "article"  # the evidence key of the terms found only in an item's article page
+
+
 @dataclass(frozen=True)
 class Score:
     """The classifier's verdict on one item for one profile."""
@@ -132,19 +135,23 @@ class Score:
     negatives: tuple[Hit, ...] = ()
     layer: str = "rules"  # which layer decided the class: "rules" or "learned"
     probability: float | None = None  # the learned layer's estimate, when it ran
+    article_from: int | None = None  # the first sentence of the article page's text, if read
 
     @classmethod
     def stored(cls, profile: str, label: str, score: float, rule: str | None,
                evidence: dict[str, list[str]], layer: str = "rules") -> "Score":
-        """A verdict read back from the database: its evidence without positions."""
-        hits = tuple(Hit(group, term, 0, 0, 0) for group, terms in evidence.items()
-                     if group != "negative" for term in terms)
+        """A verdict read back from the database: its evidence without positions (a term found
+        only in the article page stands in sentence 1, the others in sentence 0)."""
+        article = set(evidence.get(ARTICLE, ()))
+        hits = tuple(Hit(group, term, int(term in article), 0, 0) for group, terms in evidence.items()
+                     if group not in ("negative", ARTICLE) for term in terms)
         negatives = tuple(Hit("-negative", term, 0, 0, 0) for term in evidence.get("negative", ()))
-        return cls(profile, label, score, rule, hits, negatives, layer)
+        return cls(profile, label, score, rule, hits, negatives, layer, article_from=1 if article else None)
 
     def evidence(self, headline_only: bool = False) -> dict[str, list[str]]:
-        """Matched terms per group (negatives under "negative"), in first-seen order; with
-        `headline_only`, those of the first sentence (the headline) alone."""
+        """Matched terms per group (then, under "article", those found only in the article
+        page, and negatives under "negative"), in first-seen order; with `headline_only`, those
+        of the first sentence (the headline) alone."""
         grouped: dict[str, list[str]] = {}
         for hit in self.hits:
             if headline_only and hit.sentence != 0:
@@ -152,11 +159,29 @@ class Score:
             terms = grouped.setdefault(hit.group, [])
             if hit.term not in terms:
                 terms.append(hit.term)
+        article = [] if headline_only else self.article_terms()
+        if article:
+            grouped[ARTICLE] = article
         for hit in () if headline_only else self.negatives:
             terms = grouped.setdefault("negative", [])
             if hit.term not in terms:
                 terms.append(hit.term)
         return grouped
+
+    def article_terms(self) -> list[str]:
+        """The matched terms found only in the article page's text, not in what the feed gave."""
+        if self.article_from is None:
+            return []
+        in_feed = {hit.term for hit in self.hits if hit.sentence < self.article_from}
+        return list(dict.fromkeys(hit.term for hit in self.hits if hit.term not in in_feed))
+
+    def shown_evidence(self) -> dict[str, list[str]]:
+        """The evidence as an alert shows it: a term found only in the article page is marked
+        "(article)" ("place: Iraq (article)")."""
+        article = set(self.article_terms())
+        return {group: [f"{term} (article)" if term in article and group != "negative" else term
+                        for term in terms]
+                for group, terms in self.evidence().items() if group != ARTICLE}
 
 
 LABELS = tuple(Label)
@@ -228,6 +253,8 @@ class PollPlan:
     polled_at: datetime
     next_due_at: datetime
     seen_as_of: int | None = None  # Seen.as_of of the read the plan was made from
+    # (key, link) of every entry the feed served; None (not modified, no entries): the stored ones stay
+    in_feed: tuple[tuple[str, str | None], ...] | None = None
 
 
 @dataclass(frozen=True)

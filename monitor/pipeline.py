@@ -1,5 +1,6 @@
 """One poll, as in the design's data flow: claim due feeds -> fetch -> for each feed as it
-answers, `refresh_feed`: parse -> new items -> classify -> plan (pure) -> store.apply_poll (one
+answers, `refresh_feed`: parse -> new items -> (their article pages, ingest/article.py, for
+the items that ask for one: `full_text`) -> classify -> plan (pure) -> store.apply_poll (one
 short transaction per feed); then, once every feed of the poll is stored, `group_pending`: group
 the new matches into incidents, route and render their pages, and write the outbox rows in one
 transaction. The dispatcher (alerts/deliver.py) sends them.
@@ -29,6 +30,7 @@ from .alerts.routing import route_channels
 from .classify.scorer import ProfileScorer, load_scorers
 from .errors import FetchError, ParseError, StatusError
 from .incidents import assign, role_of
+from .ingest.article import ArticlePages, RobotsRules
 from .ingest.fetch import fetch_all
 from .ingest.parse import parse_feed
 from .model import (
@@ -54,12 +56,15 @@ from .store.feeds import ClaimedFeed, claim_feeds, record_feed_error, release_fe
 from .store.incidents import Grouping, grouping
 from .store.items import apply_poll, seen_items
 from .store.workers import worker_id
+from .text import lede, with_article
 
 log = logging.getLogger("monitor.poll")
 GROUP_AFTER = 5.0  # seconds a poll waits for slow feeds before grouping what has arrived
 STOP_CHECK = 0.2  # seconds between looks at the stop flag while feeds are fetched
 FUTURE_SKEW = timedelta(hours=1)  # an item dated this far ahead of our clock still counts as now
 ANALYZE_AFTER = 10_000  # new items stored by this process before the table statistics are refreshed
+SHORT_TEXT = 400  # characters: a feed's text shorter than this is a teaser (full_text: auto)
+MAX_ARTICLES = 20  # article pages read per feed and poll
 
 
 @dataclass
@@ -70,6 +75,8 @@ class Runtime:
     engine: Engine
     clock: Callable[[], datetime] = utcnow
     scorers: dict[str, ProfileScorer] = field(default_factory=dict)
+    on_outbox: Callable[[], None] | None = None  # told when grouping wrote messages (the daemon wakes its dispatcher)
+    robots: RobotsRules = field(default_factory=RobotsRules)  # sites' robots.txt, kept across polls
 
     _feeds: dict[str, FeedConfig] = field(default_factory=dict, init=False, repr=False)
     _feeds_of: Config | None = field(default=None, init=False, repr=False)
@@ -82,9 +89,16 @@ class Runtime:
 
     def interval(self, feed_name: str) -> timedelta:
         """A feed's poll interval, found by name in a dict (a watchlist may hold thousands)."""
+        return self.config.feed_interval(self._feed(feed_name))
+
+    def full_text(self, feed_name: str) -> str:
+        """When the feed's items have their article page read: auto, always or never."""
+        return self.config.feed_full_text(self._feed(feed_name))
+
+    def _feed(self, feed_name: str) -> FeedConfig:
         if self._feeds_of is not self.config:
             self._feeds, self._feeds_of = {f.name: f for f in self.config.feeds}, self.config
-        return self.config.feed_interval(self._feeds[feed_name])
+        return self._feeds[feed_name]
 
     def sync_watchlist(self, now: datetime) -> None:
         """Bring the feed table in line with the watchlist, once per loaded config (a poll of a
@@ -130,8 +144,20 @@ async def poll_async(runtime: Runtime, feed_names: list[str] | None = None, due_
 
 async def _refresh_as_they_answer(runtime: Runtime, claims: dict[str, ClaimedFeed],
                                   outcomes: list[PollOutcome]) -> None:
-    async for state, result in fetch_all([c.state for c in claims.values()], runtime.config.fetch):
-        outcomes.append(refresh_feed(runtime, claims[state.name], result))
+    """Each feed is refreshed as it answers, in a task of its own: one waiting for its article
+    pages holds up no other. Outcomes are kept in the order the feeds answered."""
+    refreshing = []
+    async with ArticlePages(runtime.config.fetch, runtime.robots) as pages:
+        try:
+            async for state, result in fetch_all([c.state for c in claims.values()], runtime.config.fetch):
+                refreshing.append(asyncio.create_task(
+                    refresh_feed_async(runtime, claims[state.name], result, pages)))
+            for task in refreshing:
+                outcomes.append(await task)
+        finally:  # stopped, or a feed failed: the others end before their pages' client closes
+            for task in refreshing:
+                task.cancel()
+            await asyncio.gather(*refreshing, return_exceptions=True)
 
 
 async def _until_done_or_stopped(task: asyncio.Task, stop: threading.Event | None) -> None:
@@ -178,7 +204,41 @@ def refresh_feed(runtime: Runtime, claim: ClaimedFeed, result: FetchResult | Fet
     """Everything after the HTTP exchange for one feed, in order: parse the body; ask the store
     which items it has seen; classify the new ones and decide what to write (plan_poll: pure,
     outside any transaction); write it in one short transaction (store.apply_poll). Grouping and
-    alerts follow once the poll's feeds are stored (group_pending). A failure is kept on the feed."""
+    alerts follow once the poll's feeds are stored (group_pending). A failure is kept on the feed.
+    No article page is read here (`monitor replay`); a poll reads them with refresh_feed_async."""
+    read = _read_feed(runtime, claim, result)
+    return read if isinstance(read, PollOutcome) else _store_feed(runtime, claim, result, read)
+
+
+async def refresh_feed_async(runtime: Runtime, claim: ClaimedFeed, result: FetchResult | FetchError,
+                             pages: ArticlePages) -> PollOutcome:
+    """refresh_feed, with the article pages of the new items that ask for one (full_text) read
+    between asking the store and classifying: their text is scored and stored with the item's."""
+    read = _read_feed(runtime, claim, result)
+    if isinstance(read, PollOutcome):
+        return read
+    wanted = _wanting_article(runtime, claim, read)
+    if not wanted:
+        return _store_feed(runtime, claim, result, read)
+    texts = await pages.texts([item.url for item in wanted])
+    items = [replace(item, text=with_article(item.text, texts[item.url])) if item.url in texts else item
+             for item in read.items]
+    return _store_feed(runtime, claim, result, replace(read, items=items))
+
+
+@dataclass(frozen=True)
+class _FeedRead:
+    """A feed's items and which of them the store has seen, when the poll read them."""
+
+    items: list[Item]
+    seen: Seen
+    now: datetime
+    interval: timedelta
+    hold_alerts: bool  # a new feed's back catalogue: stored and scored, never paged
+
+
+def _read_feed(runtime: Runtime, claim: ClaimedFeed, result: FetchResult | FetchError
+               ) -> _FeedRead | PollOutcome:
     now, interval = runtime.clock(), runtime.interval(claim.state.name)
     try:
         items = _items_of(claim, result)
@@ -187,9 +247,40 @@ def refresh_feed(runtime: Runtime, claim: ClaimedFeed, result: FetchResult | Fet
         return _failed(runtime, claim, str(exc), now, interval, _retry_after(exc))
     seen = seen_items(runtime.engine, claim.id, items) if items else Seen()
     _log_reused_ids(claim.state.name, seen.changed(items))
-    plan = plan_poll(claim, result, items, seen, runtime.scorers, now, interval,
-                     hold_alerts=claim.first_poll and not runtime.config.first_poll_alerts,
-                     max_item_age=runtime.config.max_item_age)
+    return _FeedRead(items, seen, now, interval, claim.first_poll and not runtime.config.first_poll_alerts)
+
+
+def _wanting_article(runtime: Runtime, claim: ClaimedFeed, read: _FeedRead) -> list[Item]:
+    """The new items whose article page is read: none of a new feed's back catalogue (it never
+    pages, and a feed's first poll would ask one site for dozens of pages at once), none that is
+    too old to page, at most MAX_ARTICLES per feed and poll."""
+    mode = runtime.full_text(claim.state.name)
+    if mode == "never" or read.hold_alerts:
+        return []
+    wanted = [item for item in read.seen.new(read.items)
+              if not _stale(item, read.now, runtime.config.max_item_age)
+              and wants_article(item, mode, runtime.scorers)]
+    if len(wanted) > MAX_ARTICLES:
+        log.info("feed=%s: %d new items ask for their article page; the first %d are read",
+                 claim.state.name, len(wanted), MAX_ARTICLES)
+    return wanted[:MAX_ARTICLES]
+
+
+def wants_article(item: Item, mode: str, scorers: dict[str, ProfileScorer]) -> bool:
+    """Whether reading the item's article page may make it an incident: it has a link, its feed
+    gave little (`auto`: under SHORT_TEXT characters; `always`: whatever it gave), it passes some
+    profile's cheap pre-filter (a term of a group an incident rule requires) and no profile finds
+    it an incident on the feed's text alone."""
+    if mode == "never" or not item.url or (mode == "auto" and len(item.text) >= SHORT_TEXT):
+        return False
+    passing = [s for s in scorers.values() if s.rules.prefilter(item.title, item.text)]
+    return bool(passing) and all(s.score(item.title, item.text).label != Label.INCIDENT for s in passing)
+
+
+def _store_feed(runtime: Runtime, claim: ClaimedFeed, result: FetchResult, read: _FeedRead) -> PollOutcome:
+    items, now, interval = read.items, read.now, read.interval
+    plan = plan_poll(claim, result, items, read.seen, runtime.scorers, now, interval,
+                     hold_alerts=read.hold_alerts, max_item_age=runtime.config.max_item_age)
     try:
         new_items, matches = apply_poll(runtime.engine, plan)
     except Exception as exc:  # e.g. a value the database refuses: rolled back, kept on the feed
@@ -212,7 +303,8 @@ def plan_poll(claim: ClaimedFeed, result: FetchResult, items: list[Item], seen: 
                    for item in seen.new(items))
     status = PollStatus.NOT_MODIFIED if result.not_modified else PollStatus.OK
     return PollPlan(claim.id, claim.state.name, status, result.etag, result.last_modified, scored,
-                    hold_alerts, now, now + interval, seen.as_of)
+                    hold_alerts, now, now + interval, seen.as_of,
+                    in_feed=tuple((item.key, item.url) for item in items) or None)
 
 
 def _stale(item: Item, now: datetime, max_item_age: timedelta) -> bool:
@@ -275,12 +367,14 @@ def group_pending(runtime: Runtime) -> Counter:
                 batch.save(pending.match_id, Role.STORED)
                 continue
             decision = _group(batch, pending, scorer.profile.incidents)
-            message = message_for(pending.item, pending.verdict, decision)
+            message = message_for(pending.item, pending.verdict, decision, scorer.profile)
             if message is not None:
                 channels = route_channels(runtime.config, pending.verdict)
                 batch.add_outbox(pending.match_id, outbox_messages(runtime.config, message, channels),
                                  pending.matched_at)
                 alerts[pending.item.feed_name] += len(channels)
+    if alerts and runtime.on_outbox is not None:
+        runtime.on_outbox()
     return alerts
 
 
@@ -288,7 +382,7 @@ def _group(batch: Grouping, pending: PendingMatch, settings: IncidentSettings) -
     """Put the match in its incident (or in none) and record where it went."""
     score = pending.verdict
     report = Report(str(pending.match_id), score.profile, score.label, pending.when, pending.item.title,
-                    pending.item.text, score.evidence(), pending.headline)
+                    lede(pending.item.text), score.evidence(), pending.headline)
     hours = max(settings.window_hours, settings.followup_window_hours)
     decision = assign(report, batch.open_incidents(score.profile, report.when - timedelta(hours=hours)),
                       settings)

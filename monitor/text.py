@@ -100,3 +100,35 @@ def html_to_text(markup: str) -> str:
 def _tidy(text: str) -> str:
     lines = (_SPACES.sub(" ", line).strip() for line in text.splitlines())
     return "\n".join(line for line in lines if line)
+
+
+# An item whose article page was read keeps the page's text after its feed text, behind this
+# break (a "dinkus": it folds to nothing, so no term can match it), so that the stored text is
+# the text that was scored and the two parts can be told apart again.
+ARTICLE_BREAK = "\n\n* * *\n"
+
+
+def with_article(text: str, article: str) -> str:
+    return f"{text}{ARTICLE_BREAK}{article}" if article else text
+
+
+def split_article(text: str) -> tuple[str, str]:
+    """(the feed's text, the article page's text or "") of an item's text."""
+    feed_text, _, article = text.partition(ARTICLE_BREAK)
+    return feed_text, article
+
+
+def lede(text: str, limit: int = 400) -> str:
+    """The feed's text and, of the article page, the first sentences up to `limit` characters:
+    what a feed's summary would say. Incident grouping reads this rather than the whole page,
+    whose later paragraphs recall other attacks, other places and other days."""
+    feed_text, article = split_article(text)
+    if not article:
+        return text
+    kept, size = [], 0
+    for sentence in split_sentences(article):
+        if kept and size + len(sentence) > limit:
+            break
+        kept.append(sentence[:limit])
+        size += len(kept[-1]) + 1
+    return "\n".join(part for part in (feed_text, " ".join(kept)) if part)

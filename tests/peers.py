@@ -40,11 +40,12 @@ class _Server(http.server.ThreadingHTTPServer):
 
 
 class FeedServer:
-    """Serves `routes[path]`; records (path, headers) of every request."""
+    """Serves `routes[path]`; records (path, headers) of every request, and when it came."""
 
     def __init__(self):
         self.routes: dict[str, Route] = {}
         self.requests: list[tuple[str, dict]] = []
+        self.arrivals: list[tuple[str, float]] = []  # (path, time.monotonic())
         server = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -55,6 +56,7 @@ class FeedServer:
 
             def do_GET(self):
                 server.requests.append((self.path, dict(self.headers)))
+                server.arrivals.append((self.path, time.monotonic()))
                 route = server.routes.get(self.path)
                 if route is None:
                     return self._send(404, b"not found", {})
@@ -102,6 +104,9 @@ class FeedServer:
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"
+
+    def request_times(self, path: str) -> list[float]:
+        return [at for requested, at in self.arrivals if requested == path]
 
     def start(self):
         self._thread.start()

@@ -43,18 +43,27 @@ def test_email_alert_reaches_a_real_smtp_server(smtp, feed_server, write_watchli
     subject = email.message_from_bytes(message.content)["Subject"]
     assert subject.startswith("[INCIDENT] Rocket attack hits US base in eastern Syria")
     body = _body(message)
-    for expected in (INCIDENT["title"], "Source:    wire, published 2024-01-17 06:00 UTC",
-                     "Class:     incident (score", "attack: rocket", "place: Syria",
-                     "Link:      https://news.example/x1"):
+    for expected in ("Why:       rocket attack on US base and a base (", "Deir ez-Zor, Syria), no casualties",
+                     "Source:    wire, published 2024-01-17 06:00 UTC",
+                     "Class:     incident (score 0.", "Link:      https://news.example/x1"):
         assert expected in body
+    # the subject carries the headline; the body says why for a reader, without group names
+    assert INCIDENT["title"] not in body
+    assert not any(f"{group}:" in body for group in ("attack", "us_target", "site", "place", "when", "unharmed"))
 
 
-def test_json_webhook_receives_the_alert(json_endpoint, feed_server, write_watchlist, make_runtime):
+def test_json_webhook_receives_the_alert_with_its_fields(json_endpoint, feed_server, write_watchlist,
+                                                         make_runtime):
     runtime = make_runtime(_watchlist(write_watchlist, feed_server, json_endpoint.url))
     poll(runtime)
     dispatch(runtime.config, runtime.engine, runtime.clock)
     [post] = json_endpoint.posts
     assert post["title"].startswith("[INCIDENT]") and "Deir ez-Zor" in post["message"]
+    assert post["kind"] == "alert" and isinstance(post["incident_id"], int)
+    assert (post["headline"], post["link"], post["source"], post["published"]) == (
+        INCIDENT["title"], "https://news.example/x1", "wire", "2024-01-17T06:00:00+00:00")
+    assert post["class"] == "incident" and 0.6 <= post["score"] < 1
+    assert post["why"].startswith("rocket attack on US base") and post["evidence"]["weapon"] == ["rocket"]
 
 
 def test_alert_waits_while_smtp_is_down_then_is_delivered_once(feed_server, write_watchlist,

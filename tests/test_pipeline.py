@@ -43,7 +43,7 @@ def test_new_items_are_alerted_once(feed_server, json_endpoint, write_watchlist,
     assert len(json_endpoint.posts) == 1
     post = json_endpoint.posts[0]
     assert INCIDENT["title"] in post["title"] and "INCIDENT" in post["title"]
-    for expected in ("Source:    a", "attack:", "target:", "place:", "https://news.example/0"):
+    for expected in ("Source:    a", "Why:       rocket attack on US base", "Syria", "https://news.example/0"):
         assert expected in post["message"]
     assert "utm_source" not in post["message"]
 

@@ -12,9 +12,11 @@ from monitor.model import Message
 from monitor.alerts.routing import due_digests, hold_for, quiet_until
 
 PROFILE = "iraq-syria-militia-attacks"
-ALERT = dict(title='Rockets <b>hit</b> base & "more" [x](javascript:1)', feed="wire", published=None,
-             label="incident", score=1.0, profile=PROFILE, rule=None, layer="rules",
-             evidence={"attack": ["rocket"]}, text="<script>alert(1)</script>", link="https://n.example/1")
+HOSTILE = 'Rockets <b>hit</b> base & "more" [x](javascript:1)'
+ALERT = dict(title=HOSTILE, feed="wire", published=None,
+             label="incident", score=0.9, profile=PROFILE, rule=None, layer="rules",
+             evidence={"attack": ["rocket"]}, why=HOSTILE,  # the body shows the why, not the title
+             text="<script>alert(1)</script>", link="https://n.example/1")
 
 
 def _load(tmp_path, **settings):

@@ -22,7 +22,8 @@ HOSTILE_FEED = "wire](https://evil.example/)<script>alert(1)</script>"
 def _values(kind: str, title: str = HOSTILE_TITLE, feed: str = HOSTILE_FEED,
             link: str = INJECTED_LINK) -> dict:
     """The values a template of `kind` gets, with a hostile title, feed name and link."""
-    item = dict(title=title, feed=feed, link=link, evidence={"attack": ["rocket"]},
+    # the why carries the hostile title too: alert bodies no longer repeat the title
+    item = dict(title=title, feed=feed, link=link, evidence={"attack": ["rocket"]}, why=title,
                 text=f"{title} said {feed}")
     if kind == "alert":
         return dict(item, published=None, label="incident", score=1.0, profile="p", rule="r", layer="rules")

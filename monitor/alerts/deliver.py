@@ -38,6 +38,7 @@ from ..store.outbox import (
     start_send,
 )
 from ..store.workers import worker_id
+from .payload import webhook_fields
 from .render import digest_message
 from .routing import LOG_CHANNEL, Digest, digest_key, hold_for, holds_for_digest
 
@@ -46,13 +47,16 @@ log = logging.getLogger("monitor.notify")
 
 APPRISE_FORMAT = {"text": apprise.NotifyFormat.TEXT, "markdown": apprise.NotifyFormat.MARKDOWN,
                   "html": apprise.NotifyFormat.HTML}
+JSON_SCHEMES = ("json", "jsons")  # apprise's JSON webhook: structured fields go in its payload
 
 
-def send(channel: ChannelConfig, title: str, body: str, body_format: str = "text") -> None:
-    """Send one message through apprise; raise ChannelError with the reason (secrets removed)."""
+def send(channel: ChannelConfig, title: str, body: str, body_format: str = "text",
+         fields: dict | None = None) -> None:
+    """Send one message through apprise; raise ChannelError with the reason (secrets removed).
+    A JSON webhook also gets `fields` (monitor/alerts/payload.py) as keys of its payload."""
     notifier = apprise.Apprise()
     with _apprise_log(channel) as captured:
-        if not notifier.add(channel.url.get_secret_value()):
+        if not notifier.add(_service(channel.url.get_secret_value(), fields)):
             reason = _reasons(captured.getvalue()) or "unknown scheme or missing parts"
             raise _channel_error(channel, f"apprise rejected the URL ({channel.public_url()}): {reason}",
                                  UnusableURL)
@@ -63,6 +67,22 @@ def send(channel: ChannelConfig, title: str, body: str, body_format: str = "text
         details = captured.getvalue().strip()
     if not delivered:
         raise _channel_error(channel, _reasons(details) or "apprise reported a failure")
+
+
+def _service(url: str, fields: dict | None):
+    """What apprise is given: the channel's URL, or for a JSON webhook its service built again from
+    the URL's arguments (the plugin's `parse_url`) with `fields` added to the payload extras, the
+    entries a `:key=value` argument of the URL adds, so that each message carries its own fields.
+    The URL's own `:key=value` arguments win over a field of the same name. Built by its class
+    rather than `Apprise.instantiate`, which would log the fields as part of the URL."""
+    if not fields or url.partition("://")[0].lower() not in JSON_SCHEMES:
+        return url
+    service = apprise.Apprise.instantiate(url)
+    if service is None:
+        return url  # apprise refuses it, and says why
+    arguments = service.parse_url(url)
+    arguments["payload"] = {**fields, **(arguments.get("payload") or {})}
+    return type(service)(**arguments)
 
 
 @contextmanager
@@ -185,7 +205,7 @@ def _deliver(config: Config, row: ClaimedMessage) -> tuple[str | None, bool]:
     except KeyError:  # it may come back with the next edit of the watchlist
         return f"channel {row.channel!r} is no longer in the watchlist", False
     try:
-        send(channel, row.title, row.body, row.format)
+        send(channel, row.title, row.body, row.format, webhook_fields(config, row))
     except ChannelError as exc:
         return str(exc), isinstance(exc, UnusableURL)
     return None, False

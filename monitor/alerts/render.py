@@ -16,6 +16,9 @@ from jinja2 import (
 
 from ..model import Decision, Hold, Incident, Item, Label, Message, MessageKind, OutboxMessage, Score
 from ..settings.config import Config
+from ..settings.profile import Profile
+from ..text import lede
+from .why import reason
 
 SUFFIX = {"text": "", "markdown": ".md", "html": ".html"}
 
@@ -76,35 +79,47 @@ def render(kind: str, values: dict, body_format: str = "text",
     return title, body
 
 
-def message_for(item: Item, score: Score, decision: Decision | None) -> Message | None:
+def message_for(item: Item, score: Score, decision: Decision | None,
+                profile: Profile | None = None) -> Message | None:
     """What a grouped report sends: the report that opens an incident alerts; one with a material
     change sends an update; other reports join silently. A related item outside any incident
     alerts as itself (where a route takes related items); an incident-class report left as
-    context about an earlier attack does not."""
+    context about an earlier attack does not. `profile` words the alert's why."""
     if decision is None:
-        return alert_message(item, score) if score.label != Label.INCIDENT else None
+        return alert_message(item, score, profile) if score.label != Label.INCIDENT else None
     if decision.opened:
-        return alert_message(item, score)
+        return alert_message(item, score, profile)
     if decision.changes:
-        return update_message(item, score, decision.incident, decision.changes)
+        return update_message(item, score, decision.incident, decision.changes, profile)
     return None
 
 
-def alert_message(item: Item, score: Score) -> Message:
-    """An alert: headline, source, time, class, score, evidence, link."""
+def alert_message(item: Item, score: Score, profile: Profile | None = None) -> Message:
+    """An alert: why in one line, source, time, class, score, link (the headline is its title;
+    `evidence`, group: terms, stays available to a watchlist's own templates)."""
     values = dict(title=item.title or "(no headline)", feed=item.feed_name,
                   published=item.published.strftime("%Y-%m-%d %H:%M UTC") if item.published else None,
                   label=score.label, score=score.score, profile=score.profile, rule=score.rule, layer=score.layer,
-                  evidence=score.evidence(), text=item.text, link=item.url)
+                  why=_why(profile, score, item), evidence=score.shown_evidence(), text=lede(item.text),
+                  link=item.url)
     return Message(MessageKind.ALERT, values)
 
 
-def update_message(item: Item, score: Score, incident: Incident, changes: tuple[str, ...]) -> Message:
-    """An incident update: what changed, the new source, how many so far."""
+def _why(profile: Profile | None, score: Score, item: Item) -> str:
+    """The one-line why, then the terms in it that only the item's article page gave (its
+    feed gave a headline or a teaser: `full_text`)."""
+    line = reason(profile, score.evidence(), item.title, lede(item.text))
+    article = [term for term in score.article_terms() if term in line]
+    return f"{line}; from the article page: {', '.join(article)}" if article else line
+
+
+def update_message(item: Item, score: Score, incident: Incident, changes: tuple[str, ...],
+                   profile: Profile | None = None) -> Message:
+    """An incident update: what changed, the new source and its why, how many so far."""
     values = dict(incident_title=incident.title, incident_id=incident.id, sources=incident.sources,
                   opened=incident.opened_at.strftime("%Y-%m-%d %H:%M UTC"), changes=changes,
-                  title=item.title, feed=item.feed_name, link=item.url, evidence=score.evidence(),
-                  text=item.text)
+                  title=item.title, feed=item.feed_name, link=item.url, evidence=score.shown_evidence(),
+                  why=_why(profile, score, item), text=lede(item.text))
     return Message(MessageKind.UPDATE, values)
 
 

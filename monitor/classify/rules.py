@@ -3,11 +3,18 @@
 Every spelling of every term is folded and put in one Aho-Corasick automaton, wrapped in spaces
 so that it only matches whole words ("tanf" does not match inside "stanford"); prefix terms
 ("attack*") drop the trailing space. Text is folded sentence by sentence, the headline being
-sentence 0, and sentences are joined by " | " so that no term spans two of them.
+sentence 0, and sentences are joined by " | " so that no term spans two of them. The sentences
+of an article page's text (after text.ARTICLE_BREAK) follow those of the feed's text; the verdict
+says where they start, so that its evidence can tell what only the page said.
 
 score = sum over groups of weight x best term weight (x `body_weight` if not in the headline),
 plus `cooccurrence_bonus` when a rule's groups meet within its sentence window,
 minus negatives (full weight in the headline or the rule's window, half elsewhere).
+The score is that sum up to LINEAR_UP_TO (0.6); above it the sum is compressed so that the score
+keeps growing with every detail but never reaches 1 (`spread`), where a clamp at 1 gave most
+incidents 1.00 and left `min_score` nothing to tell apart. Thresholds up to 0.6 mean what they
+meant before; the mapping is monotone, so a higher threshold is the same cut at
+`spread(old threshold)`.
 The class is the strongest rule that fired and whose threshold (and `min_score`) the score
 reaches. A hit lying inside a longer hit of a negative or of a `mask` group is dropped first.
 
@@ -15,6 +22,7 @@ Most items match nothing: the whole item is folded once and run through the auto
 when something is found is it split into sentences and scored.
 """
 
+import math
 from bisect import bisect_right
 from dataclasses import dataclass
 
@@ -22,10 +30,21 @@ import ahocorasick
 
 from ..model import Hit, Label, Score
 from ..settings.profile import Profile, Rule, Term, is_acronym
-from ..text import fold_cased, split_sentences
+from ..text import fold_cased, split_article, split_sentences
 
 _NEGATIVE = "-negative"
 _SEPARATOR = " | "
+LINEAR_UP_TO = 0.6
+
+
+def spread(total: float) -> float:
+    """The score of a summed weight: the sum itself up to LINEAR_UP_TO, then a curve with the
+    same slope there that approaches 1 without reaching it (1.15 -> 0.90, 1.55 -> 0.96)."""
+    total = max(0.0, total)
+    if total <= LINEAR_UP_TO:
+        return total
+    room = 1.0 - LINEAR_UP_TO
+    return LINEAR_UP_TO + room * (1.0 - math.exp(-(total - LINEAR_UP_TO) / room))
 
 
 @dataclass(frozen=True)
@@ -43,10 +62,14 @@ class FoldedText:
     cased: str
     lower: str
     sentence_starts: tuple[int, ...]
+    article_from: int | None = None  # the first sentence of the article page's text, if any
 
     @classmethod
     def of(cls, title: str, text: str) -> "FoldedText":
-        sentences = [title] + split_sentences(text) if title else split_sentences(text)
+        feed_text, article = split_article(text)
+        sentences = [title] + split_sentences(feed_text) if title else split_sentences(feed_text)
+        article_from = len(sentences) if article else None
+        sentences += split_sentences(article)
         parts, starts, offset = [], [], 1
         for sentence in sentences:
             folded = fold_cased(sentence)
@@ -54,7 +77,7 @@ class FoldedText:
             parts.append(folded)
             offset += len(folded) + len(_SEPARATOR)
         cased = " " + _SEPARATOR.join(parts) + " "
-        return cls(cased, cased.lower(), tuple(starts))
+        return cls(cased, cased.lower(), tuple(starts), article_from)
 
     def sentence_of(self, position: int) -> int:
         return bisect_right(self.sentence_starts, position) - 1
@@ -78,6 +101,8 @@ class Classifier:
         self._automaton.make_automaton()
         # incident rules are tried first, each class in file order
         self._rules = sorted(profile.rules, key=lambda rule: rule.label != Label.INCIDENT)
+        self._incident_core = {group for rule in profile.rules if rule.label == Label.INCIDENT
+                               for alternatives in rule.requirements() for group in alternatives}
 
     def _add(self, group: str, term: Term) -> None:
         for spelling in term.spellings():
@@ -112,6 +137,14 @@ class Classifier:
         cased = " " + fold_cased(title + "\n" + text) + " "
         return next(self._matches(cased, cased.lower()), None) is not None
 
+    def prefilter(self, title: str, text: str) -> bool:
+        """A cheap first look (is an article page worth reading?): does a term of a group that an
+        incident rule requires occur at all (in the shipped profile: an attack word, a weapon or a
+        US target)? Groups a rule only wants nearby (a weekday, a place, a casualty word) do not
+        count: nearly every other headline has one."""
+        cased = " " + fold_cased(title + "\n" + text) + " "
+        return any(p.group in self._incident_core for _, _, p in self._matches(cased, cased.lower()))
+
     def score(self, title: str, text: str = "") -> Score:
         if not self._anything(title, text):
             return Score(self.profile.name, Label.NONE, 0.0)
@@ -132,14 +165,15 @@ class Classifier:
         best_window = min((w for _, w in fired), key=lambda w: w[1] - w[0], default=None)
         bonus = self.profile.cooccurrence_bonus if fired else 0.0
         penalty = self._penalty(negatives, best_window, has_title)
-        value = round(min(1.0, max(0.0, base + bonus - penalty)), 4)
+        value = min(0.9999, round(spread(base + bonus - penalty), 4))  # 4 places never round to 1
 
         label, rule_name = Label.NONE, None
         for rule, _ in fired:
             if value >= max(getattr(self.profile.thresholds, rule.label), rule.min_score):
                 label, rule_name = rule.label, rule.name
                 break
-        return Score(self.profile.name, label, value, rule_name, tuple(hits), tuple(negatives))
+        return Score(self.profile.name, label, value, rule_name, tuple(hits), tuple(negatives),
+                     article_from=folded.article_from)
 
     def _concept_score(self, hits: list[Hit], has_title: bool) -> float:
         """Each group counts its best term; a group seen only below the headline counts less."""

@@ -47,7 +47,9 @@ ConfigOption = Annotated[Path, typer.Option("--config", "-c", envvar="MONITOR_CO
 
 
 def fail(message: str, code: int = 2) -> None:
-    typer.echo(f"error: {message}", err=True)
+    """`error: ` and each line of `message` on stderr (a ConfigError: one problem a line), then exit."""
+    for line in message.splitlines() or [""]:
+        typer.echo(f"error: {line}", err=True)
     raise typer.Exit(code)
 
 

@@ -1,4 +1,5 @@
-"""Commands that read what the monitor stored: feeds, matches, incidents, outbox (and retry)."""
+"""Commands that read what the monitor stored: feeds, matches, incidents, outbox (and retry).
+The subcommands of `monitor feeds` that edit the watchlist are in manage.py."""
 
 import json
 from typing import Annotated, Optional
@@ -55,9 +56,15 @@ def incidents(since: Annotated[str, typer.Option(help="How far back, e.g. 24h, 7
 
 
 
-@app.command()
-def feeds(config: ConfigOption = DEFAULT_CONFIG) -> None:
+feeds_app = typer.Typer(help="Each feed's health; import and export feeds as OPML.")
+app.add_typer(feeds_app, name="feeds")
+
+
+@feeds_app.callback(invoke_without_command=True)
+def feeds(ctx: typer.Context, config: ConfigOption = DEFAULT_CONFIG) -> None:
     """Show each feed's health: last success, last error, error count, next due, items seen."""
+    if ctx.invoked_subcommand is not None:
+        return
     runtime = runtime_for(load(config, secrets=False))
     known = {f.name for f in runtime.config.feeds}
     for feed in list_feeds(runtime.engine):

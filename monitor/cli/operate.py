@@ -104,7 +104,8 @@ def notify_test(channel: Annotated[str, typer.Argument(help="Channel name from t
     except KeyError:
         fail(f"no channel named {channel!r}; known: {', '.join(c.name for c in loaded.channels) or 'none'}")
     try:
-        send(target, "[TEST] news incident monitor", "This is a test alert from `monitor notify-test`.")
+        send(target, "[TEST] news incident monitor", "This is a test alert from `monitor notify-test`.",
+             fields={"kind": "test"})
     except ChannelError as exc:
         fail(f"failed: {exc}", code=1)
     typer.echo(f"sent a test alert through {channel} ({target.public_url()})")

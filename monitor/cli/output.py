@@ -17,6 +17,8 @@ JSON_HELP = {
     "eval": ("One JSON object: the page metrics, precision/recall per class, alerts, events "
         "and the learned layer note"),
     "replay": "One JSON object: per day the pages sent, and with labels the page metrics",
+    "prune": ("One JSON object: dry_run, and the rows deleted (or that would be) per table: items, "
+        "matches, incidents, outbox"),
 }
 
 

@@ -166,17 +166,18 @@ def profile_fit(file: Annotated[Path, typer.Argument(help="Labelled JSON Lines f
                 folds: Annotated[int, typer.Option(help="Cross-validation folds, grouped by event")] = 5,
                 output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Model file")] = None,
                 config: ConfigOption = DEFAULT_CONFIG) -> None:
-    """Train the learned layer (needs scikit-learn) and save it beside the profile."""
-    from ..tools.fit import fit_model
+    """Train the learned layer (needs scikit-learn) and save it beside the profile; progress goes
+    to stderr, the report to stdout."""
+    from ..tools.fit import counted, fit_model
     profiles, directory = profiles_for_scoring(config)
     name = profile or next(iter(profiles), None)
     if name not in profiles:
         fail(f"unknown profile {name!r}; known: {', '.join(sorted(profiles)) or 'none'}")
     try:
-        items = list(read_labelled(file))
+        items = list(counted(read_labelled(file), _to_stderr, "reading labelled items"))
     except InputError as exc:
         fail(str(exc))
-    result = fit_model(items, profiles[name], folds=folds)
+    result = fit_model(items, profiles[name], folds=folds, progress=_to_stderr)
     target = output or model_path(directory, name)
     summary = {layer: {key: result.report[layer][key] for key in ("incident", "alertable", "alerts")}
                | {"events": {k: result.report[layer]["events"][k] for k in ("total", "alerted", "recall")}}
@@ -191,6 +192,10 @@ def profile_fit(file: Annotated[Path, typer.Argument(help="Labelled JSON Lines f
                    f" | alerts {row['alerts']['count']} ({row['alerts']['false_alarms']} false)"
                    f" | events {row['events']['alerted']}/{row['events']['total']}")
     typer.echo(f"saved {target}")
+
+
+def _to_stderr(message: str) -> None:
+    typer.echo(message, err=True)
 
 
 @profile_app.command("learn")

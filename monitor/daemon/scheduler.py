@@ -1,11 +1,15 @@
 """The daemon's clock (APScheduler 3.x; the only module that imports it).
 
 Jobs, each running at most once at a time:
-- `tick` claims the feeds that are due and polls them;
-- `dispatch` sends pending alerts;
+- `tick` claims the feeds that are due and polls them; after each, the next tick is moved to
+  when the next feed falls due (a due feed waits for no interval);
+- `dispatch` sends pending alerts; a poll that writes messages wakes it at once (Runtime.on_outbox),
+  and if it is running it goes round again;
 - `digest:N`, one per digest route (cron schedule in its timezone), merges the alerts held for
   it into one message per channel (monitor/alerts/routing.py) and wakes the dispatcher;
 - `ops` checks feed health and tells the admin channel about failing and silent feeds (monitor/daemon/health.py);
+- `prune`, daily from PRUNE_FIRST_AFTER after the start, deletes what is older than the watchlist's
+  `retention` periods, in short batches (monitor/retention.py);
 - `watch` (if `ops.watch_config`) reloads the watchlist and profiles when they change: a valid edit
   replaces the Runtime's config and scorers (same database engine) and the job intervals; a bad
   one is logged and told to the admin once, and the last good config keeps running. Digest jobs
@@ -30,6 +34,7 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 
 from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers import SchedulerNotRunningError
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
@@ -38,12 +43,16 @@ from ..alerts.deliver import dispatch, send_digest
 from ..alerts.routing import Digest, due_digests
 from ..logs import add_secrets
 from ..pipeline import Runtime, poll
+from ..retention import describe, prune_database
+from ..store.feeds import next_due
 from .health import check_feeds
 from .watch import ConfigWatcher
 
 log = logging.getLogger("monitor.daemon")
 
 OPS_EVERY = timedelta(minutes=1)
+PRUNE_EVERY = timedelta(days=1)
+PRUNE_FIRST_AFTER = timedelta(minutes=10)  # not in the rush of a start; restarts do not skip it
 WATCH_EVERY = timedelta(seconds=2)
 TICKS_IN_FLIGHT = 4
 STOP_WITHIN = 10.0  # seconds from SIGTERM to exit, whatever is running (compose allows 30)
@@ -84,9 +93,13 @@ class Daemon:
                  watch_every: timedelta = WATCH_EVERY, summary_every: float = SUMMARY_EVERY):
         self.runtime = runtime
         self.failures = {job: FailureLog(name, summary_every) for job, name in
-                         (("tick", "poll tick"), ("dispatch", "dispatch"), ("ops", "ops check"))}
+                         (("tick", "poll tick"), ("dispatch", "dispatch"), ("ops", "ops check"),
+                                           ("prune", "retention prune"))}
         self.ops_every, self.watch_every = ops_every, watch_every
         self.stop = threading.Event()
+        self.dispatching = threading.Event()  # the dispatch job is running
+        self.dispatch_wanted = threading.Event()  # messages were written since it last looked
+        runtime.on_outbox = self.wake_dispatch
         self.running: set[threading.Thread] = set()  # threads running a job now
         self.watcher = ConfigWatcher(runtime.config) if runtime.config.source else None
         self.last_tick_at: datetime | None = None  # the end of the last tick that polled (for /readyz)
@@ -103,19 +116,55 @@ class Daemon:
                 poll(self.runtime, due_only=True, stop=self.stop)
             except Exception as exc:  # one bad tick must not kill the daemon; the next one retries
                 self.failures["tick"].failed(exc)
-            else:
-                self.failures["tick"].succeeded()
-                self.last_tick_at = self.runtime.clock()
+                return
+            self.failures["tick"].succeeded()
+            self.last_tick_at = self.runtime.clock()
+            self._wake_tick_when_due()
+
+    def _wake_tick_when_due(self) -> None:
+        """Run the next tick when the next feed falls due, not at the next `tick` interval."""
+        try:
+            due = next_due(self.runtime.engine)
+        except Exception:  # the interval's tick comes anyway
+            log.debug("could not read when the next feed is due", exc_info=True)
+            return
+        if due is None:
+            return
+        wait = (due.replace(tzinfo=due.tzinfo or timezone.utc) - self.runtime.clock()).total_seconds()
+        self._run_soon("tick", max(0.0, wait))
+
+    def wake_dispatch(self) -> None:
+        """New messages in the outbox: send them now, not at the next dispatch interval."""
+        self.dispatch_wanted.set()
+        if not self.dispatching.is_set():  # a running dispatcher sees the flag and goes round again
+            self._run_soon("dispatch", 0.0)
+
+    def _run_soon(self, job_id: str, seconds: float) -> None:
+        """Move the job's next run earlier (never later than the interval's)."""
+        at = datetime.now(timezone.utc) + timedelta(seconds=seconds)
+        try:
+            job = self.scheduler.get_job(job_id)
+            if job is not None and job.next_run_time is not None and at < job.next_run_time:
+                self.scheduler.modify_job(job_id, next_run_time=at)
+        except (JobLookupError, SchedulerNotRunningError):  # removed, or stopping
+            pass
 
     def dispatch(self) -> None:
-        runtime = self.runtime
         with self._job():
+            self.dispatching.set()
             try:
-                dispatch(runtime.config, runtime.engine, runtime.clock, stop=self.stop)
+                while True:
+                    self.dispatch_wanted.clear()
+                    runtime = self.runtime
+                    dispatch(runtime.config, runtime.engine, runtime.clock, stop=self.stop)
+                    if not self.dispatch_wanted.is_set() or self.stop.is_set():
+                        break
             except Exception as exc:
                 self.failures["dispatch"].failed(exc)
             else:
                 self.failures["dispatch"].succeeded()
+            finally:
+                self.dispatching.clear()
 
     @contextmanager
     def _job(self):
@@ -130,7 +179,7 @@ class Daemon:
     def send_digest(self, digest: Digest) -> None:
         try:
             if send_digest(self.runtime, digest):
-                self.scheduler.modify_job("dispatch", next_run_time=datetime.now(timezone.utc))
+                self.wake_dispatch()
         except Exception:
             log.exception("digest %s failed", digest.key)
 
@@ -141,6 +190,18 @@ class Daemon:
             self.failures["ops"].failed(exc)
         else:
             self.failures["ops"].succeeded()
+
+    def prune(self) -> None:
+        runtime = self.runtime
+        with self._job():
+            try:
+                pruned = prune_database(runtime.config, runtime.engine, runtime.clock())
+            except Exception as exc:  # the next day's run tries again; the daemon goes on
+                self.failures["prune"].failed(exc)
+                return
+        self.failures["prune"].succeeded()
+        if pruned.total():
+            log.info("retention: deleted %s", describe(pruned))
 
     def reload(self) -> None:
         """Take up a changed watchlist or profile (see monitor/daemon/watch.py)."""
@@ -161,7 +222,8 @@ class Daemon:
         add_secrets(config.secrets())
         if config.web != running.config.web:
             log.warning("the web setting changed: it takes effect at the next restart")
-        self.runtime = Runtime(config, running.engine, clock=running.clock, scorers=loaded.scorers)
+        self.runtime = Runtime(config, running.engine, clock=running.clock, scorers=loaded.scorers,
+                               on_outbox=self.wake_dispatch)
         self.loaded_at = running.clock()
         if self.stop.is_set():  # stopping: the new config is kept for nothing, no job to change
             return
@@ -207,6 +269,8 @@ class Daemon:
         self._schedule()
         self.scheduler.add_job(self.check_ops, "interval", seconds=self.ops_every.total_seconds(),
                                id="ops")
+        self.scheduler.add_job(self.prune, "interval", seconds=PRUNE_EVERY.total_seconds(), id="prune",
+                               next_run_time=datetime.now(timezone.utc) + PRUNE_FIRST_AFTER)
         if self.watcher and self.runtime.config.ops.watch_config:
             self.scheduler.add_job(self.reload, "interval",
                                    seconds=self.watch_every.total_seconds(), id="watch")

@@ -132,7 +132,8 @@ class ConfigWatcher:
             self.rejected = files.content
             self.last_rejection = (runtime.clock(), str(exc))
             metrics.config_rejected()
-            log.error("config edit rejected, still running the last good config: %s", exc)
+            log.error("config edit rejected, still running the last good config: %s",
+                      "; ".join(map(str, exc.problems)))  # one log line, however many problems
             tell_admin(runtime, "[OPS] config edit rejected",
                        f"{exc}\n\nThe monitor keeps running the last good config. "
                        "Fix the file (check it with `monitor check`).\n")

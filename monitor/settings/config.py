@@ -20,27 +20,31 @@ from pydantic import (
     ConfigDict,
     Field,
     SecretStr,
+    ValidationError,
     ValidationInfo,
     field_validator,
     model_validator,
 )
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from ..errors import ConfigError
 from ..logs import redact
-from .profile import Profile, load_profiles
-from .yamlsource import error_at, load_model
+from .profile import Profile, profile_files, read_profiles
+from .yamlsource import by_line, located, read_yaml, validate
 
 DEFAULT_CONFIG = Path("config/monitor.yaml")
 DEFAULT_DATABASE = "sqlite:///data/monitor.db"
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*$")
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
+SUPPORTED_DATABASES = "sqlite:///path/to/monitor.db or postgresql+psycopg://user:password@host:5432/name"
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w|y)?\s*$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "y": 365 * 86400, None: 1}
 _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _CRON_FIELD = r"(\*|\?|[0-9A-Za-z]+(-[0-9A-Za-z]+)?)(/[0-9]+)?(,(\*|[0-9A-Za-z]+(-[0-9A-Za-z]+)?)(/[0-9]+)?)*"
 _CRON = re.compile(rf"^\s*{_CRON_FIELD}(\s+{_CRON_FIELD}){{4}}\s*$")
 
 
 def parse_duration(value) -> timedelta:
-    """'90s', '15m', '2h', '1d' or a number of seconds."""
+    """'90s', '15m', '2h', '1d', '2w', '1y' (365 days) or a number of seconds."""
     if isinstance(value, timedelta):
         return value
     match = _DURATION.match(str(value))
@@ -61,11 +65,20 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+# When to read an item's article page (monitor/ingest/article.py): `auto` when the feed gave a
+# headline or a short teaser, `always` whatever it gave, `never`; only for a new item that
+# mentions a profile's terms without being an incident on the feed's text alone.
+FullText = Literal["auto", "always", "never"]
+
+
 class FeedConfig(_Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", description="Unique feed name")
     url: str = Field(description="http(s) URL of an RSS, Atom or JSON feed")
     interval: timedelta | None = Field(default=None, description="Poll interval (default: fetch.interval)")
     tags: tuple[str, ...] = ()
+    full_text: FullText | None = Field(default=None, description="Read the article page of an item "
+                                       "the feed gives too little of: auto, always or never "
+                                       "(default: fetch.full_text)")
 
     @field_validator("url")
     @classmethod
@@ -73,14 +86,34 @@ class FeedConfig(_Strict):
         parts = urlsplit(value)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ValueError(f"{value!r} is not an http(s) URL")
-        try:
-            httpx.URL(value)
-        except httpx.InvalidURL as exc:
-            raise ValueError(f"{value!r} is not a valid URL: {exc}") from None
+        if not _PLAIN_URL.fullmatch(value):  # the common case needs no full parse (large watchlists)
+            try:
+                httpx.URL(value)
+            except httpx.InvalidURL as exc:
+                raise ValueError(f"{value!r} is not a valid URL: {exc}") from None
         return value
 
     _interval = field_validator("interval", mode="before")(
         classmethod(lambda cls, v: None if v is None else positive_duration(v)))
+
+
+_PLAIN_URL = re.compile(r"https?://[a-z0-9.-]+(:[0-9]{1,4})?(/[A-Za-z0-9._~/%+=&?,;:@!$'()*-]*)?",
+                        re.IGNORECASE)
+
+
+def database_url(value: str) -> str:
+    """A URL the store can open: SQLite, or PostgreSQL through psycopg 3, the driver installed
+    (`postgresql://` and `postgres://` are read as `postgresql+psycopg://`: SQLAlchemy would
+    look for psycopg2). The error names the scheme alone, never the URL: it may hold a password."""
+    try:
+        scheme = make_url(value).drivername
+    except (ArgumentError, ValueError):
+        raise ValueError(f"not a database URL; use {SUPPORTED_DATABASES}") from None
+    if scheme in ("sqlite", "sqlite+pysqlite", "postgresql+psycopg"):
+        return value
+    if scheme in ("postgresql", "postgres"):
+        return "postgresql+psycopg://" + value.partition("://")[2]
+    raise ValueError(f"database scheme {scheme!r} is not supported; use {SUPPORTED_DATABASES}")
 
 
 def check_timezone(name: str) -> str:
@@ -223,6 +256,8 @@ class FetchConfig(_Strict):
     concurrency: int = Field(default=8, ge=1, le=64, description="Feeds fetched at once")
     max_backoff: timedelta = Field(default=timedelta(hours=6), description="Longest wait after errors")
     user_agent: str = "news-incident-monitor/0.1 (+https://github.com/; feed poller)"
+    full_text: FullText = Field(default="auto", description="Feeds' default for reading article "
+                                "pages: auto (headline or short teaser only), always, never")
 
     _durations = field_validator("interval", "max_backoff", mode="before")(
         classmethod(lambda cls, v: positive_duration(v)))
@@ -251,6 +286,35 @@ class OpsConfig(_Strict):
 
     _durations = field_validator("feed_failing_after", "silent_minimum", mode="before")(
         classmethod(lambda cls, v: parse_duration(v)))
+
+
+KEEP_FOREVER = "never"
+MIN_RETENTION = timedelta(days=1)
+
+
+def retention_period(value) -> timedelta | None:
+    """A retention period of at least a day, or `never` (None): keep for good."""
+    if value is None or (isinstance(value, str) and value.strip().lower() == KEEP_FOREVER):
+        return None
+    period = parse_duration(value)
+    if period < MIN_RETENTION:
+        raise ValueError(f"{value!r} is shorter than 1d (a bare number is seconds; write e.g. 90d, "
+                         f"2y, or never)")
+    return period
+
+
+class RetentionConfig(_Strict):
+    """How long stored rows are kept; a daily job deletes older ones (monitor/retention.py). A
+    period shorter than max_item_age counts as max_item_age and a day: a deleted item that comes
+    back in a feed is new again, and only one published longer ago than that never pages."""
+
+    items: timedelta | None = Field(default=timedelta(days=90), description="Items that matched no "
+                                    "profile, from when they were fetched; `never`: keep them")
+    matches: timedelta | None = Field(default=timedelta(days=730), description="Matches with their "
+                                      "items, closed incidents and sent alerts; `never`: keep them")
+
+    _periods = field_validator("items", "matches", mode="before")(
+        classmethod(lambda cls, v: retention_period(v)))
 
 
 WEB_TOKEN_MIN = 16  # characters: a token people can guess is no lock
@@ -326,6 +390,8 @@ class Config(_Strict):
     admin_channel: str | None = Field(default=None, description="Channel for operations alerts "
                                       "(failing or silent feeds, rejected config edits)")
     ops: OpsConfig = OpsConfig()
+    retention: RetentionConfig = Field(default=RetentionConfig(), description="How long items "
+                                       "and matches are kept (items: 90d, matches: 2y)")
     feeds: tuple[FeedConfig, ...] = ()
     channels: tuple[ChannelConfig, ...] = ()
     routes: tuple[RouteConfig, ...] = ()
@@ -339,6 +405,7 @@ class Config(_Strict):
 
     _tick = field_validator("tick", "max_item_age", mode="before")(
         classmethod(lambda cls, v: positive_duration(v)))
+    _database = field_validator("database")(classmethod(lambda cls, v: database_url(v)))
 
     @field_validator("source", "profiles", "profiles_path", mode="before")
     @classmethod
@@ -349,6 +416,9 @@ class Config(_Strict):
 
     def feed_interval(self, feed: FeedConfig) -> timedelta:
         return feed.interval or self.fetch.interval
+
+    def feed_full_text(self, feed: FeedConfig) -> FullText:
+        return feed.full_text or self.fetch.full_text
 
     def channel(self, name: str) -> ChannelConfig:
         for channel in self.channels:
@@ -367,27 +437,49 @@ class Config(_Strict):
 
 
 def load_config(path: Path = DEFAULT_CONFIG, environ: dict | None = None) -> Config:
-    """Load and validate the watchlist and the profiles it routes to."""
+    """Load and validate the watchlist and the profiles it routes to. The ConfigError lists every
+    problem found: the watchlist's by line, then each profile's."""
     environ = os.environ if environ is None else environ
     if not path.exists():
         raise ConfigError("watchlist file not found (pass --config FILE, or run `monitor demo` "
                           "to try the monitor without one)", file=str(path))
-    config = load_model(path, Config, context={"environ": environ})
-    _check_references(path, config)
-    templates = config.model_copy(update={"source": path}).templates_path()
-    if templates is not None and not templates.is_dir():
-        raise error_at(path, ("templates_dir",), f"{templates} is not a directory")
-    profiles_dir = config.profiles_dir if config.profiles_dir.is_absolute() else \
-        path.parent / config.profiles_dir
-    profiles = load_profiles(profiles_dir)
-    for index, route in enumerate(config.routes):
-        if route.profile not in profiles:
-            raise error_at(path, ("routes", index, "profile"),
-                           f"unknown profile {route.profile!r}; profiles in {profiles_dir}: "
-                           f"{sorted(profiles) or 'none'}")
-    database = environ.get("MONITOR_DATABASE_URL") or _beside(path, config.database)
-    return config.model_copy(update={"source": path, "profiles": profiles, "database": database,
-                                     "profiles_path": profiles_dir})
+    root, data = read_yaml(path)
+    config, problems = validate(path, root, data, Config, {"environ": environ}, _reference_problems)
+    database, database_problems = _database_override(environ)
+    layout = config or _layout(data)
+    profiles, profile_problems, profiles_dir = {}, [], None
+    if layout is not None:
+        layout = layout.model_copy(update={"source": path})
+        profiles_dir = layout.profiles_dir if layout.profiles_dir.is_absolute() else \
+            path.parent / layout.profiles_dir
+        profiles, profile_problems = read_profiles(profiles_dir)
+        problems += [located(path, root, location, message)
+                     for location, message in _folder_problems(data, layout, profiles_dir)]
+    if problems or database_problems or profile_problems:
+        raise ConfigError.of(database_problems + by_line(problems) + profile_problems)
+    return config.model_copy(update={"source": path, "profiles": profiles, "profiles_path": profiles_dir,
+                                     "database": database or _beside(path, config.database)})
+
+
+def _database_override(environ) -> tuple[str | None, list[ConfigError]]:
+    """MONITOR_DATABASE_URL, which wins over the watchlist's `database`, and its problem if any."""
+    value = environ.get("MONITOR_DATABASE_URL")
+    try:
+        return (database_url(value) if value else None), []
+    except ValueError as exc:
+        return None, [ConfigError(str(exc), field="MONITOR_DATABASE_URL")]
+
+
+def _layout(data) -> Config | None:
+    """When the watchlist is invalid: its folders alone (profiles_dir, templates_dir), so that the
+    profiles are checked too; None if those are invalid as well (their problems are reported)."""
+    if not isinstance(data, dict):
+        return None
+    try:
+        return Config.model_validate({key: data[key] for key in ("profiles_dir", "templates_dir")
+                                      if key in data})
+    except ValidationError:
+        return None
 
 
 def _beside(watchlist: Path, database: str) -> str:
@@ -400,20 +492,53 @@ def _beside(watchlist: Path, database: str) -> str:
     return f"{prefix}{(watchlist.parent / file).resolve()}{mark}{query}"
 
 
-def _check_references(path: Path, config: Config) -> None:
-    """Names are unique, and routes name channels that exist."""
-    for kind, entries in (("feeds", config.feeds), ("channels", config.channels)):
+def _entries(value) -> list[tuple[int, object]]:
+    return list(enumerate(value)) if isinstance(value, list) else []
+
+
+def _names(entries) -> list[tuple[int, str]]:
+    """(index, name) of the entries of a list as written that have a name."""
+    return [(index, entry["name"]) for index, entry in _entries(entries)
+            if isinstance(entry, dict) and isinstance(entry.get("name"), str)]
+
+
+def _reference_problems(data) -> list[tuple[tuple, str]]:
+    """Names are unique, and routes and admin_channel name channels that exist. Read from the
+    watchlist as written: a channel whose URL is wrong is still a channel a route may name."""
+    if not isinstance(data, dict):
+        return []
+    problems = []
+    for kind in ("feeds", "channels"):
         seen = set()
-        for index, entry in enumerate(entries):
-            if entry.name in seen:
-                raise error_at(path, (kind, index, "name"), f"duplicate name {entry.name!r}")
-            seen.add(entry.name)
-    known = {channel.name for channel in config.channels}
-    if config.admin_channel and config.admin_channel not in known:
-        raise error_at(path, ("admin_channel",), f"unknown channel {config.admin_channel!r}; "
-                                                 f"known: {sorted(known) or 'none'}")
-    for index, route in enumerate(config.routes):
-        for position, name in enumerate(route.channels):
-            if name not in known:
-                raise error_at(path, ("routes", index, "channels", position),
-                               f"unknown channel {name!r}; known: {sorted(known) or 'none'}")
+        for index, name in _names(data.get(kind)):
+            if name in seen:
+                problems.append(((kind, index, "name"), f"duplicate name {name!r}"))
+            seen.add(name)
+    known = sorted({name for _, name in _names(data.get("channels"))})
+    admin = data.get("admin_channel")
+    if isinstance(admin, str) and admin and admin not in known:
+        problems.append((("admin_channel",), f"unknown channel {admin!r}; known: {known or 'none'}"))
+    for index, route in _entries(data.get("routes")):
+        for position, name in _entries(route.get("channels") if isinstance(route, dict) else None):
+            if isinstance(name, str) and name not in known:
+                problems.append((("routes", index, "channels", position),
+                                 f"unknown channel {name!r}; known: {known or 'none'}"))
+    return problems
+
+
+def _folder_problems(data, layout: Config, profiles_dir: Path) -> list[tuple[tuple, str]]:
+    """templates_dir is a directory, and routes name profiles in profiles_dir (a profile that
+    does not load still counts: its own problems are reported)."""
+    problems = []
+    templates = layout.templates_path()
+    if templates is not None and not templates.is_dir():
+        problems.append((("templates_dir",), f"{templates} is not a directory"))
+    if not profiles_dir.is_dir():
+        return problems  # reported once, not once per route
+    known = sorted(path.stem for path in profile_files(profiles_dir))
+    for index, route in _entries(data.get("routes")):
+        name = route.get("profile") if isinstance(route, dict) else None
+        if isinstance(name, str) and name not in known:
+            problems.append((("routes", index, "profile"), f"unknown profile {name!r}; profiles in "
+                                                           f"{profiles_dir}: {known or 'none'}"))
+    return problems

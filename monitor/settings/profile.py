@@ -7,10 +7,11 @@ A profile file (YAML) looks like:
     groups:
       hazard:
         weight: 0.5
+        role: event                        # what it is in an alert's one-line why
         terms:
           - wildfire
           - {name: brush fire, aliases: [bushfire, "grass fire*"], weight: 0.8}
-      place: {weight: 0.5, terms: [town, village]}
+      place: {weight: 0.5, role: place, terms: [town, village]}
     rules:
       - {name: fire-near-town, class: incident, groups: [hazard, place], within: 1}
       - name: evacuation
@@ -34,7 +35,8 @@ A rule fires when a window of at most `within` consecutive sentences (0 = the wh
 holds a hit of every entry of `groups`, every entry of `near` is hit within `near_distance`
 sentences of that window (or in the headline; `near_distance: null` = anywhere), no group of
 `unless` is hit in the window or the headline, the window includes the headline if `in_title`,
-and the score reaches the class threshold and the rule's `min_score`.
+and the score reaches the class threshold and the rule's `min_score`. Scores lie in [0, 1):
+the summed weights up to 0.6, compressed above (monitor/classify/rules.py `spread`).
 """
 
 import json
@@ -46,7 +48,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 
 from ..errors import ConfigError
 from ..text import fold, fold_cased
-from .yamlsource import load_model
+from .yamlsource import load_model, not_checked
 
 # The shipped profile has at most 8,116 spellings in one term and 33,340 in all; every spelling
 # costs about 0.7 KB and 50 us in the classifier, so the limits bound a profile to ~150 MB.
@@ -63,7 +65,12 @@ class SpellingBudget:
         self.used = 0
 
     def spend(self, count: int, term: str) -> None:
+        """Refuse the term that overspends (reported), and every term after it (not reported, but
+        never expanded either)."""
+        spent = self.used > MAX_SPELLINGS_PER_PROFILE
         self.used += count
+        if spent:
+            raise not_checked("the profile's spelling budget is spent")
         if self.used > MAX_SPELLINGS_PER_PROFILE:
             raise ValueError(f"{quoted(term)} brings the profile's terms to {self.used} spellings; "
                              f"at most {MAX_SPELLINGS_PER_PROFILE} per profile")
@@ -121,12 +128,23 @@ def _term(value):
 
 
 
+# What a group's terms are in the one-line "why" of an alert (monitor/alerts/why.py):
+# "<weapon> <event> on <target> (<place>), <casualty>, claimed by <actor>"; a topic (what
+# else a report is about) stands in for a missing event. `internal` groups (helpers for rules and
+# incident grouping) are never shown; without any role in a profile the line lists the matched
+# terms of the groups that carry weight.
+GroupRole = Literal["event", "weapon", "target", "place", "casualty", "actor", "claim", "topic", "internal"]
+
+
 class Group(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     weight: float = Field(ge=0.0, le=1.0, description="Share of the score this concept carries")
     terms: tuple[Term, ...] = Field(min_length=1)
     mask: bool = Field(default=False, description="Hide hits of other groups inside these hits")
+    role: GroupRole | None = Field(default=None, description="What the terms are in an alert's one-line "
+                              "why: event, weapon, target, place, casualty, actor, claim, topic, "
+                              "or internal (not shown)")
 
     @field_validator("terms", mode="before")
     @classmethod
@@ -169,9 +187,6 @@ class Rule(BaseModel):
 
     def near_requirements(self) -> tuple[tuple[str, ...], ...]:
         return tuple(map(_alternatives, self.near))
-
-    def group_names(self) -> set[str]:
-        return {g for req in (*self.requirements(), *self.near_requirements()) for g in req} | set(self.unless)
 
 
 class Thresholds(BaseModel):
@@ -232,21 +247,6 @@ class Profile(BaseModel):
     def _strings_are_terms(cls, value):
         return [_term(entry) for entry in value] if isinstance(value, list) else value
 
-    @model_validator(mode="after")
-    def _rules_name_known_groups(self):
-        for rule in self.rules:
-            unknown = sorted(g for g in rule.group_names() if g not in self.groups)
-            if unknown:
-                raise ValueError(f"rule {rule.name!r} names unknown group(s) {unknown}; "
-                                 f"known: {sorted(self.groups)}")
-        settings = self.incidents
-        named = [*settings.entity_groups, *settings.detail_groups, *settings.material.values(),
-                 *(g for g in (settings.followup_group, settings.lookback_group,
-                              settings.new_attack_group) if g)]
-        unknown = sorted({g for g in named if g not in self.groups})
-        if unknown:
-            raise ValueError(f"incidents: unknown group(s) {unknown}; known: {sorted(self.groups)}")
-        return self
 
 
 def is_acronym(spelling: str) -> bool:
@@ -295,16 +295,75 @@ def quoted(text: str, limit: int = 40) -> str:
     return json.dumps(text if len(text) <= limit else text[:limit] + "...", ensure_ascii=False)
 
 
+_INCIDENT_GROUPS = ("entity_groups", "detail_groups", "material", "followup_group", "lookback_group",
+                    "new_attack_group")
+
+
+def reference_problems(data, stem: str) -> list[tuple[tuple, str]]:
+    """What validation cannot see field by field, read from the profile as written: a name other
+    than the file's, and rules or incident settings naming groups the profile lacks."""
+    if not isinstance(data, dict):
+        return []
+    problems = []
+    name = data.get("name")
+    if isinstance(name, str) and name != stem:
+        problems.append((("name",), f"profile name {name!r} differs from the file name {stem!r}"))
+    groups = data.get("groups")
+    if not isinstance(groups, dict):
+        return problems  # validation reports it
+    known = sorted(map(str, groups))
+    for index, rule in enumerate(data.get("rules") if isinstance(data.get("rules"), list) else ()):
+        if isinstance(rule, dict):
+            unknown = _unknown(known, *(rule.get(key) for key in ("groups", "near", "unless")))
+            if unknown:
+                problems.append((("rules", index), f"rule {rule.get('name')!r} names unknown group(s) "
+                                                   f"{unknown}; known: {known}"))
+    settings = data.get("incidents") if isinstance(data.get("incidents"), dict) else {}
+    for field in _INCIDENT_GROUPS:
+        value = settings.get(field)
+        unknown = _unknown(known, list(value.values()) if isinstance(value, dict) else value)
+        if unknown:
+            problems.append((("incidents", field), f"unknown group(s) {unknown}; known: {known}"))
+    return problems
+
+
+def _unknown(known: list[str], *values) -> list[str]:
+    """The group names in `values` (a name, a list of names, or of lists of names) not in `known`."""
+    names = set()
+    for value in values:
+        for entry in value if isinstance(value, list) else [value]:
+            names.update(n for n in (entry if isinstance(entry, list) else [entry]) if isinstance(n, str))
+    return sorted(names - set(known))
+
+
 def load_profile(path: Path) -> Profile:
-    profile = load_model(path, Profile, context={SpellingBudget.KEY: SpellingBudget()})
-    if profile.name != path.stem:
-        raise ConfigError(f"profile name {profile.name!r} differs from the file name {path.stem!r}",
-                          file=str(path), field="name")
-    return profile
+    """The profile in `path`; ConfigError naming every problem (the only way to make a Profile
+    whose rules name groups it has)."""
+    return load_model(path, Profile, context={SpellingBudget.KEY: SpellingBudget()},
+                      checks=lambda data: reference_problems(data, path.stem))
+
+
+def profile_files(directory: Path) -> list[Path]:
+    return sorted([*directory.glob("*.yaml"), *directory.glob("*.yml")])
+
+
+def read_profiles(directory: Path) -> tuple[dict[str, Profile], list[ConfigError]]:
+    """Every profile in `directory` that loads, and the problems of those that do not."""
+    if not directory.is_dir():
+        return {}, [ConfigError("profiles directory does not exist", file=str(directory))]
+    profiles, problems = {}, []
+    for path in profile_files(directory):
+        try:
+            profile = load_profile(path)
+        except ConfigError as exc:
+            problems.append(exc)
+            continue
+        profiles[profile.name] = profile
+    return profiles, problems
 
 
 def load_profiles(directory: Path) -> dict[str, Profile]:
-    if not directory.is_dir():
-        raise ConfigError("profiles directory does not exist", file=str(directory))
-    paths = sorted([*directory.glob("*.yaml"), *directory.glob("*.yml")])
-    return {profile.name: profile for profile in map(load_profile, paths)}
+    profiles, problems = read_profiles(directory)
+    if problems:
+        raise ConfigError.of(problems)
+    return profiles

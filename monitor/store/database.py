@@ -25,7 +25,9 @@ def open_database(url: str, migrate: bool = True) -> Engine:
     try:
         parsed = make_url(url)
     except Exception:
-        raise ConfigError(f"database URL {url!r} is not a valid SQLAlchemy URL", field="database") from None
+        # not the URL itself: it may hold a password
+        raise ConfigError("the database URL is not a valid SQLAlchemy URL (scheme://...)",
+                          field="database") from None
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)

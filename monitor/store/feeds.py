@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_
+from sqlalchemy import func, or_
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
@@ -79,6 +79,12 @@ def claim_feeds(engine: Engine, names: Iterable[str] | None, now: datetime, due_
                                                           feed.last_modified),
                                        first_poll=feed.last_success_at is None))
         return claimed
+
+
+def next_due(engine: Engine) -> datetime | None:
+    """When the next watched feed falls due (claimed feeds count when their lease ends)."""
+    with session_scope(engine) as session:
+        return session.exec(select(func.min(Feed.next_due_at)).where(Feed.watched)).one()
 
 
 def release_feeds(engine: Engine, worker: str) -> int:

@@ -7,6 +7,7 @@ from sqlmodel import col, select
 from ..model import Item, PollPlan, Role, ScoredItem, Seen
 from .database import session_scope
 from .feeds import mark_feed_success
+from .retention import entry_marks
 from .tables import Feed, ItemRow, MatchRow
 
 
@@ -31,8 +32,17 @@ def apply_poll(engine: Engine, plan: PollPlan) -> tuple[int, int]:
         matches = sum(_insert_matched(session, plan, scored) for scored in new if scored.verdicts)
         mark_feed_success(feed, plan.status, plan.etag, plan.last_modified, plan.polled_at,
                           plan.next_due_at, len(new))
+        _remember_entries(feed, plan)
         session.add(feed)
         return len(new), matches
+
+
+def _remember_entries(feed: Feed, plan: PollPlan) -> None:
+    """What the feed serves now, so that retention keeps those items (store/retention.py)."""
+    if plan.in_feed is not None:
+        marks = entry_marks(plan.in_feed)
+        if feed.in_feed != marks:
+            feed.in_feed = marks
 
 
 def _unseen(scored: tuple[ScoredItem, ...], seen: Seen) -> list[ScoredItem]:

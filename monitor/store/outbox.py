@@ -77,6 +77,23 @@ def hold_rows(engine: Engine, holds: dict[int, tuple[str, datetime | None]]) -> 
 
 
 @dataclass(frozen=True)
+class Reported:
+    """The match an alert or update row pages for, as a webhook's structured fields give it."""
+
+    incident_id: int | None
+    profile: str
+    label: str
+    score: float
+    rule: str | None
+    evidence: dict
+    title: str
+    text: str
+    link: str | None
+    feed: str
+    published: datetime | None
+
+
+@dataclass(frozen=True)
 class ClaimedMessage:
     """A claimed outbox row: what the dispatcher needs to send it."""
 
@@ -88,6 +105,8 @@ class ClaimedMessage:
     attempts: int
     kind: str
     reported_at: datetime | None  # its item's published (else fetched) time; None: no item (digest, ops)
+    report: Reported | None = None  # the match it pages for; None: a digest or an ops message
+    entries: tuple[dict, ...] = ()  # a digest's alerts (title, link, feed, kind, at)
 
 
 def claim_outbox(engine: Engine, now: datetime, worker: str, rate_limits: dict[str, tuple[int, timedelta]],
@@ -115,9 +134,21 @@ def claim_outbox(engine: Engine, now: datetime, worker: str, rate_limits: dict[s
             select(MatchRow.id, func.coalesce(ItemRow.published_at, ItemRow.fetched_at))
             .join(ItemRow, MatchRow.item_id == ItemRow.id)
             .where(col(MatchRow.id).in_([row.match_id for row in rows]))).all())
+        claimed = [row for row in rows if row.status == OutboxStatus.CLAIMED]
+        reports = _reports(session, [row.match_id for row in claimed if row.match_id is not None])
         return [ClaimedMessage(row.id, row.channel, row.title, row.body, row.format, row.attempts, row.kind,
-                               reported.get(row.match_id))
-                for row in rows if row.status == OutboxStatus.CLAIMED]
+                               reported.get(row.match_id), reports.get(row.match_id), tuple(row.entries or ()))
+                for row in claimed]
+
+
+def _reports(session, match_ids: list[int]) -> dict[int, Reported]:
+    if not match_ids:
+        return {}
+    rows = session.exec(select(MatchRow, ItemRow, Feed.name).join(ItemRow, MatchRow.item_id == ItemRow.id)
+                        .join(Feed, ItemRow.feed_id == Feed.id).where(col(MatchRow.id).in_(match_ids))).all()
+    return {match.id: Reported(match.incident_id, match.profile, match.label, match.score, match.rule,
+                               dict(match.evidence), item.title, item.text, item.url, feed, item.published_at)
+            for match, item, feed in rows}
 
 
 _COUNTED = (OutboxStatus.CLAIMED, OutboxStatus.SENDING, OutboxStatus.SENT, OutboxStatus.UNCERTAIN)

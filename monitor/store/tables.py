@@ -27,6 +27,9 @@ class Feed(SQLModel, table=True):
     claimed_by: str | None = Field(default=None, max_length=200)  # the worker polling it now
     due_before_claim: datetime | None = None  # next_due_at before the claim, restored on release
     watched: bool = Field(default=True, sa_column_kwargs={"server_default": sa_true()})  # in the watchlist
+    # Short digests of the keys and links the feed served at its last poll with entries: retention
+    # never deletes items still in a feed, or they would come back as new (store/retention.py).
+    in_feed: dict | None = Field(default=None, sa_column=Column(JSON))
 
 
 class ItemRow(SQLModel, table=True):

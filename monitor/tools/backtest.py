@@ -14,6 +14,7 @@ from ..classify.scorer import ProfileScorer
 from ..incidents import Report, replay
 from ..model import Label, report_time
 from ..store.reports import stored_items
+from ..text import lede
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,7 @@ def backtest(engine: Engine, scorer: ProfileScorer, since: datetime) -> list[Out
     by_id = {item.id: item for item in items}
     reports = [Report(str(item_id), scorer.profile.name, verdict.label,
                       report_time(by_id[item_id].published_at, by_id[item_id].fetched_at),
-                      by_id[item_id].title, by_id[item_id].text, verdict.evidence(),
+                      by_id[item_id].title, lede(by_id[item_id].text), verdict.evidence(),
                       verdict.evidence(headline_only=True))
                for item_id, verdict in verdicts.items()]
     numbers: dict[int, int] = {}

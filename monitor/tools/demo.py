@@ -39,10 +39,11 @@ def serve_directory(directory: Path):
 
 def write_demo_watchlist(directory: Path, base_url: str) -> Path:
     feeds = [{"name": path.stem, "url": f"{base_url}/{path.name}", "tags": ["demo"]}
-             for path in sorted(DEMO_FEEDS.glob("*.xml"))]
+             for path in sorted([*DEMO_FEEDS.glob("*.xml"), *DEMO_FEEDS.glob("*.json")])]
     watchlist = {"database": f"sqlite:///{directory / 'demo.db'}",
                  "profiles_dir": str(PACKAGED_PROFILES), "first_poll_alerts": True,
                  "max_item_age": "36500d",  # the example news is from January 2024
+                 "fetch": {"full_text": "never"},  # the example links lead nowhere: no article pages
                  "feeds": feeds}
     path = directory / "monitor.yaml"
     path.write_text(yaml.safe_dump(watchlist, sort_keys=False), encoding="utf-8")
@@ -58,6 +59,7 @@ def demo_watchlist():
 
 def report(runtime, outcomes) -> str:
     """What the demo prints: incidents and their alerts with reasons, related items, near misses."""
+    from ..alerts.why import reason
     from ..store import utcnow
     from ..store.reports import items_without_match, list_incidents, list_matches, list_outbox
 
@@ -76,7 +78,8 @@ def report(runtime, outcomes) -> str:
         published = match.published.strftime("%Y-%m-%d %H:%M") if match.published else ""
         lines += [f"{number:>2}. {match.title}",
                   f"    {match.feed} | {published} UTC | score {match.score:.2f} | rule {match.rule}",
-                  f"    why: {_why(match.evidence)}", f"    {match.link}"]
+                  f"    why: {reason(runtime.config.profiles.get(match.profile), match.evidence, match.title)}",
+                  f"    evidence: {_why(match.evidence)}", f"    {match.link}"]
         lines += [f"    + joined by: {other.title} ({other.feed})" for other in others]
     lines += ["", "RELATED (stored for review, no page)"]
     lines += [f"  {m.score:.2f}  {m.title}  [{m.rule}]" for m in matches.values() if m.label == "related"]
