@@ -19,6 +19,7 @@ import logging
 import threading
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
@@ -62,6 +63,8 @@ log = logging.getLogger("monitor.poll")
 GROUP_AFTER = 5.0  # seconds a poll waits for slow feeds before grouping what has arrived
 STOP_CHECK = 0.2  # seconds between looks at the stop flag while feeds are fetched
 FUTURE_SKEW = timedelta(hours=1)  # an item dated this far ahead of our clock still counts as now
+CLAIMS_PER_FETCH_SLOT = 25  # a due-only poll claims at most this many feeds per fetch.concurrency;
+# the daemon's next tick follows at once while feeds are still due, and other workers share them
 ANALYZE_AFTER = 10_000  # new items stored by this process before the table statistics are refreshed
 SHORT_TEXT = 400  # characters: a feed's text shorter than this is a teaser (full_text: auto)
 MAX_ARTICLES = 20  # article pages read per feed and poll
@@ -129,7 +132,9 @@ async def poll_async(runtime: Runtime, feed_names: list[str] | None = None, due_
                      stop: threading.Event | None = None) -> list[PollOutcome]:
     now, worker = runtime.clock(), worker_id()
     runtime.sync_watchlist(now)
-    claims = {c.state.name: c for c in claim_feeds(runtime.engine, feed_names, now, due_only, worker=worker)}
+    batch = CLAIMS_PER_FETCH_SLOT * runtime.config.fetch.concurrency if due_only else None
+    claims = {c.state.name: c for c in claim_feeds(runtime.engine, feed_names, now, due_only, worker=worker,
+                                                   limit=batch)}
     outcomes, alerts = [], Counter()
     waiting = asyncio.create_task(_group_while_slow_feeds_answer(runtime, alerts))
     refreshing = asyncio.create_task(_refresh_as_they_answer(runtime, claims, outcomes))
@@ -145,19 +150,28 @@ async def poll_async(runtime: Runtime, feed_names: list[str] | None = None, due_
 async def _refresh_as_they_answer(runtime: Runtime, claims: dict[str, ClaimedFeed],
                                   outcomes: list[PollOutcome]) -> None:
     """Each feed is refreshed as it answers, in a task of its own: one waiting for its article
-    pages holds up no other. Outcomes are kept in the order the feeds answered."""
-    refreshing = []
+    pages holds up no other. Parsing, scoring and storing run on one worker thread, so that the
+    event loop goes on fetching meanwhile; at most twice `fetch.concurrency` feeds are between
+    their answer and their store (a body is dropped once its feed is stored), and fetching waits
+    when they are. Outcomes are kept in the order the feeds answered."""
+    refreshing: list[asyncio.Task] = []
+    slots = asyncio.Semaphore(2 * runtime.config.fetch.concurrency)
+    worker = ThreadPoolExecutor(1, thread_name_prefix="refresh")
     async with ArticlePages(runtime.config.fetch, runtime.robots) as pages:
         try:
             async for state, result in fetch_all([c.state for c in claims.values()], runtime.config.fetch):
-                refreshing.append(asyncio.create_task(
-                    refresh_feed_async(runtime, claims[state.name], result, pages)))
+                await slots.acquire()
+                task = asyncio.create_task(refresh_feed_async(runtime, claims[state.name], result, pages,
+                                                              worker))
+                task.add_done_callback(lambda _: slots.release())
+                refreshing.append(task)
             for task in refreshing:
                 outcomes.append(await task)
         finally:  # stopped, or a feed failed: the others end before their pages' client closes
             for task in refreshing:
                 task.cancel()
             await asyncio.gather(*refreshing, return_exceptions=True)
+            worker.shutdown(wait=True, cancel_futures=True)  # the feed being stored is finished
 
 
 async def _until_done_or_stopped(task: asyncio.Task, stop: threading.Event | None) -> None:
@@ -211,19 +225,25 @@ def refresh_feed(runtime: Runtime, claim: ClaimedFeed, result: FetchResult | Fet
 
 
 async def refresh_feed_async(runtime: Runtime, claim: ClaimedFeed, result: FetchResult | FetchError,
-                             pages: ArticlePages) -> PollOutcome:
+                             pages: ArticlePages, worker: Executor | None = None) -> PollOutcome:
     """refresh_feed, with the article pages of the new items that ask for one (full_text) read
-    between asking the store and classifying: their text is scored and stored with the item's."""
-    read = _read_feed(runtime, claim, result)
+    between asking the store and classifying: their text is scored and stored with the item's.
+    The work that is not waiting (parse, score, store) runs on `worker`."""
+    loop = asyncio.get_running_loop()
+    read, wanted = await loop.run_in_executor(worker, _read_and_choose, runtime, claim, result)
     if isinstance(read, PollOutcome):
         return read
-    wanted = _wanting_article(runtime, claim, read)
-    if not wanted:
-        return _store_feed(runtime, claim, result, read)
-    texts = await pages.texts([item.url for item in wanted])
-    items = [replace(item, text=with_article(item.text, texts[item.url])) if item.url in texts else item
-             for item in read.items]
-    return _store_feed(runtime, claim, result, replace(read, items=items))
+    if wanted:
+        texts = await pages.texts([item.url for item in wanted])
+        read = replace(read, items=[replace(item, text=with_article(item.text, texts[item.url]))
+                                    if item.url in texts else item for item in read.items])
+    return await loop.run_in_executor(worker, _store_feed, runtime, claim, result, read)
+
+
+def _read_and_choose(runtime: Runtime, claim: ClaimedFeed, result: FetchResult | FetchError
+                     ) -> tuple["_FeedRead | PollOutcome", list[Item]]:
+    read = _read_feed(runtime, claim, result)
+    return read, ([] if isinstance(read, PollOutcome) else _wanting_article(runtime, claim, read))
 
 
 @dataclass(frozen=True)

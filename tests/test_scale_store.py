@@ -97,3 +97,13 @@ def test_many_stored_items_refresh_the_postgresql_statistics(database_url, write
 def _estimated_rows(engine, table: str) -> float:
     with engine.connect() as connection:
         return connection.execute(text("SELECT reltuples FROM pg_class WHERE relname = :t"), {"t": table}).scalar()
+
+
+def test_a_limited_claim_leaves_the_rest_of_the_due_feeds_to_other_workers(database_url):
+    engine, now = open_database(database_url), Clock()()
+    sync_feeds(engine, [(f"feed-{n}", f"http://127.0.0.1:9/{n}.xml") for n in range(10)], now)
+    first = claim_feeds(engine, None, now, due_only=True, worker="one:1", limit=4)
+    second = claim_feeds(engine, None, now, due_only=True, worker="two:2", limit=100)
+    engine.dispose()
+    assert len(first) == 4 and len(second) == 6
+    assert not {c.id for c in first} & {c.id for c in second}

@@ -267,23 +267,41 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
 
 async def fetch_all(feeds: Iterable[FeedState], settings: FetchConfig
                     ) -> AsyncIterator[tuple[FeedState, FetchResult | FetchError]]:
-    """Fetch concurrently (bounded); yield each feed's result or error as soon as it is ready."""
-    limit = asyncio.Semaphore(settings.concurrency)
+    """Fetch concurrently (bounded); yield each feed's result or error as soon as it is ready.
+    Fetches running plus results not yet taken stay under twice `concurrency`: a slow taker slows
+    the fetching down instead of piling up bodies (a first poll of thousands of feeds would
+    otherwise hold every body until its end)."""
+    waiting = iter(feeds)
+    ready: asyncio.Queue = asyncio.Queue()
+    room = asyncio.Semaphore(2 * settings.concurrency)
 
-    async def one(client, feed):
-        async with limit:
-            try:
-                return feed, await fetch_feed(client, feed, settings)
-            except FetchError as exc:
-                return feed, exc
-            except Exception as exc:  # e.g. httpx.InvalidURL: one feed must not stop the others
-                return feed, FetchError(f"{type(exc).__name__}: {exc}")
+    async def fetcher(client: httpx.AsyncClient) -> None:
+        while True:
+            await room.acquire()
+            feed = next(waiting, None)  # shared: each feed is taken by one fetcher
+            if feed is None:
+                room.release()
+                return
+            await ready.put((feed, await _fetch_one(client, feed, settings)))
 
     async with make_client(settings) as client:
-        tasks = [asyncio.create_task(one(client, feed)) for feed in feeds]
+        running = asyncio.gather(*(fetcher(client) for _ in range(settings.concurrency)))
+        running.add_done_callback(lambda _: ready.put_nowait(None))
         try:
-            for finished in asyncio.as_completed(tasks):
-                yield await finished
+            while (answered := await ready.get()) is not None:
+                room.release()
+                yield answered
+            running.result()
         finally:
-            for task in tasks:
-                task.cancel()
+            running.cancel()
+            await asyncio.gather(running, return_exceptions=True)
+
+
+async def _fetch_one(client: httpx.AsyncClient, feed: FeedState, settings: FetchConfig
+                     ) -> FetchResult | FetchError:
+    try:
+        return await fetch_feed(client, feed, settings)
+    except FetchError as exc:
+        return exc
+    except Exception as exc:  # e.g. httpx.InvalidURL: one feed must not stop the others
+        return FetchError(f"{type(exc).__name__}: {exc}")

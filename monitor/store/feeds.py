@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, or_
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
@@ -50,22 +51,28 @@ def sync_feeds(engine: Engine, feeds: Iterable[tuple[str, str]], now: datetime) 
                 feed.url, feed.etag, feed.last_modified, feed.next_due_at = url, None, None, now
                 feed.last_success_at = None
                 session.add(feed)
-        session.add_all([Feed(name=name, url=url, next_due_at=now) for name, url in wanted.items()])
+        if wanted:  # another worker may add the same feeds at the same moment: theirs stand
+            insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+            session.execute(insert(Feed).on_conflict_do_nothing(index_elements=["name"]),
+                            [dict(name=name, url=url, next_due_at=now) for name, url in wanted.items()])
 
 
 def claim_feeds(engine: Engine, names: Iterable[str] | None, now: datetime, due_only: bool = True,
-                lease: timedelta = CLAIM_LEASE, worker: str | None = None) -> list[ClaimedFeed]:
+                lease: timedelta = CLAIM_LEASE, worker: str | None = None,
+                limit: int | None = None) -> list[ClaimedFeed]:
     """Claim the named feeds, or with `names` None every watched feed (only those due, with
     `due_only`), for `worker`: each is pushed one lease ahead, so no other worker polls it
     meanwhile. A feed still claimed by a worker that is gone (killed, restarted) is due again at
-    once. The whole watchlist is claimed without binding one parameter per feed."""
+    once. The whole watchlist is claimed without binding one parameter per feed. With `limit`, at
+    most that many, the longest due first: other workers share a backlog instead of one taking it."""
     with session_scope(engine) as session:
         query = select(Feed).where(Feed.watched)
         if names is not None:
             query = query.where(col(Feed.name).in_(list(names)))
         if due_only:
             query = query.where(or_(Feed.next_due_at <= now, col(Feed.claimed_by).is_not(None)))
-        feeds = session.exec(query.order_by(Feed.next_due_at).with_for_update(skip_locked=True)).all()
+        feeds = session.exec(query.order_by(Feed.next_due_at).limit(limit)
+                             .with_for_update(skip_locked=True)).all()
         claimed = []
         for feed in feeds:
             left = feed.claimed_by is not None and is_gone(feed.claimed_by)
