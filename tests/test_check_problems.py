@@ -196,3 +196,13 @@ def test_shipped_database_forms_still_load(tmp_path):
         path = _watchlist(tmp_path, "")
         path.write_text(path.read_text().replace(f"sqlite:///{tmp_path / 'm.db'}", url))
         assert load_config(path, environ={}).database.split("://")[0] == url.split("://")[0]
+
+
+def test_a_min_score_scores_never_reach_is_refused(tmp_path):
+    """Scores stay below 1.00 (they spread above the threshold instead of saturating), so a route
+    or rule asking for 1.0 would never fire."""
+    text = ("channels:\n  - {name: hook, url: 'json://127.0.0.1:9/hook'}\n"
+            "routes:\n  - {profile: tiny, channels: [hook], min_score: 1.0}\n")
+    profile = TINY_PROFILE.replace("class: incident,", "class: incident, min_score: 1.0,")
+    problems = _problems(_watchlist(tmp_path, text, {"tiny": profile}))
+    assert {field for _, _, field in problems} == {"routes[0].min_score", "rules[0].min_score"}

@@ -223,7 +223,8 @@ def check_cron(schedule: str, zone: str = "UTC") -> None:
 class RouteConfig(_Strict):
     profile: str
     min_class: Literal["incident", "related"] = "incident"
-    min_score: float = Field(default=0.0, ge=0.0, le=1.0)
+    min_score: float = Field(default=0.0, ge=0.0, lt=1.0,
+                             description="Lowest score routed; scores stay below 1.00")
     channels: tuple[str, ...] = Field(min_length=1)
     quiet_hours: QuietHours | None = Field(default=None, description="Alerts wait, then one digest")
     digest: str | None = Field(default=None, description="Cron schedule (5 fields): send matches as "

@@ -172,7 +172,7 @@ class Rule(BaseModel):
     unless: tuple[str, ...] = Field(default=(), description="Groups that stop the rule if in the window "
                                                            "or the headline")
     in_title: bool = Field(default=False, description="The window must include the headline")
-    min_score: float = Field(default=0.0, ge=0.0, le=1.0)
+    min_score: float = Field(default=0.0, ge=0.0, lt=1.0)  # scores stay below 1.00
 
     @field_validator("groups", "near", mode="after")
     @classmethod
@@ -192,8 +192,8 @@ class Rule(BaseModel):
 class Thresholds(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    incident: float = Field(default=0.6, ge=0.0, le=1.0)
-    related: float = Field(default=0.35, ge=0.0, le=1.0)
+    incident: float = Field(default=0.6, ge=0.0, lt=1.0)
+    related: float = Field(default=0.35, ge=0.0, lt=1.0)
 
 
 class IncidentSettings(BaseModel):
