@@ -55,7 +55,7 @@ from .store import utcnow
 from .store.database import refresh_statistics
 from .store.feeds import ClaimedFeed, claim_feeds, record_feed_error, release_feeds, sync_feeds
 from .store.incidents import Grouping, grouping
-from .store.items import apply_poll, seen_items
+from .store.items import apply_poll, apply_unchanged, seen_items
 from .store.workers import worker_id
 from .text import lede, with_article
 
@@ -65,6 +65,7 @@ STOP_CHECK = 0.2  # seconds between looks at the stop flag while feeds are fetch
 FUTURE_SKEW = timedelta(hours=1)  # an item dated this far ahead of our clock still counts as now
 CLAIMS_PER_FETCH_SLOT = 25  # a due-only poll claims at most this many feeds per fetch.concurrency;
 # the daemon's next tick follows at once while feeds are still due, and other workers share them
+UNCHANGED_BATCH = 200  # feeds whose new state is written in one transaction (UnchangedFeeds)
 ANALYZE_AFTER = 10_000  # new items stored by this process before the table statistics are refreshed
 SHORT_TEXT = 400  # characters: a feed's text shorter than this is a teaser (full_text: auto)
 MAX_ARTICLES = 20  # article pages read per feed and poll
@@ -157,16 +158,18 @@ async def _refresh_as_they_answer(runtime: Runtime, claims: dict[str, ClaimedFee
     refreshing: list[asyncio.Task] = []
     slots = asyncio.Semaphore(2 * runtime.config.fetch.concurrency)
     worker = ThreadPoolExecutor(1, thread_name_prefix="refresh")
+    unchanged = UnchangedFeeds(runtime.engine)
     async with ArticlePages(runtime.config.fetch, runtime.robots) as pages:
         try:
             async for state, result in fetch_all([c.state for c in claims.values()], runtime.config.fetch):
                 await slots.acquire()
                 task = asyncio.create_task(refresh_feed_async(runtime, claims[state.name], result, pages,
-                                                              worker))
+                                                              worker, unchanged))
                 task.add_done_callback(lambda _: slots.release())
                 refreshing.append(task)
             for task in refreshing:
                 outcomes.append(await task)
+            await asyncio.get_running_loop().run_in_executor(worker, unchanged.write)
         finally:  # stopped, or a feed failed: the others end before their pages' client closes
             for task in refreshing:
                 task.cancel()
@@ -225,7 +228,8 @@ def refresh_feed(runtime: Runtime, claim: ClaimedFeed, result: FetchResult | Fet
 
 
 async def refresh_feed_async(runtime: Runtime, claim: ClaimedFeed, result: FetchResult | FetchError,
-                             pages: ArticlePages, worker: Executor | None = None) -> PollOutcome:
+                             pages: ArticlePages, worker: Executor | None = None,
+                             unchanged: "UnchangedFeeds | None" = None) -> PollOutcome:
     """refresh_feed, with the article pages of the new items that ask for one (full_text) read
     between asking the store and classifying: their text is scored and stored with the item's.
     The work that is not waiting (parse, score, store) runs on `worker`."""
@@ -237,7 +241,7 @@ async def refresh_feed_async(runtime: Runtime, claim: ClaimedFeed, result: Fetch
         texts = await pages.texts([item.url for item in wanted])
         read = replace(read, items=[replace(item, text=with_article(item.text, texts[item.url]))
                                     if item.url in texts else item for item in read.items])
-    return await loop.run_in_executor(worker, _store_feed, runtime, claim, result, read)
+    return await loop.run_in_executor(worker, _store_feed, runtime, claim, result, read, unchanged)
 
 
 def _read_and_choose(runtime: Runtime, claim: ClaimedFeed, result: FetchResult | FetchError
@@ -297,12 +301,37 @@ def wants_article(item: Item, mode: str, scorers: dict[str, ProfileScorer]) -> b
     return bool(passing) and all(s.score(item.title, item.text).label != Label.INCIDENT for s in passing)
 
 
-def _store_feed(runtime: Runtime, claim: ClaimedFeed, result: FetchResult, read: _FeedRead) -> PollOutcome:
+class UnchangedFeeds:
+    """Polls that brought nothing new (most of them: a 304, or only items seen before) write only
+    their feed's new state; those are written together, every UNCHANGED_BATCH feeds and when the
+    poll's feeds are all in, one transaction instead of one per feed. Used from one thread. A
+    stop before the write leaves those feeds claimed, and they are given back (due again)."""
+
+    def __init__(self, engine: Engine):
+        self.engine, self.plans = engine, []
+
+    def add(self, plan: PollPlan) -> None:
+        self.plans.append(plan)
+        if len(self.plans) >= UNCHANGED_BATCH:
+            self.write()
+
+    def write(self) -> None:
+        plans, self.plans = self.plans, []
+        if plans:
+            apply_unchanged(self.engine, plans)
+
+
+def _store_feed(runtime: Runtime, claim: ClaimedFeed, result: FetchResult, read: _FeedRead,
+                unchanged: UnchangedFeeds | None = None) -> PollOutcome:
     items, now, interval = read.items, read.now, read.interval
     plan = plan_poll(claim, result, items, read.seen, runtime.scorers, now, interval,
                      hold_alerts=read.hold_alerts, max_item_age=runtime.config.max_item_age)
     try:
-        new_items, matches = apply_poll(runtime.engine, plan)
+        if unchanged is not None and not plan.new_items:
+            unchanged.add(plan)
+            new_items = matches = 0
+        else:
+            new_items, matches = apply_poll(runtime.engine, plan)
     except Exception as exc:  # e.g. a value the database refuses: rolled back, kept on the feed
         log.exception("storing feed %s failed", claim.state.name)
         metrics.poll_failed(claim.state.name, exc)

@@ -5,16 +5,17 @@ from datetime import timedelta
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from conftest import Clock
+from conftest import ORDINARY, Clock
+from peers import Route, rss
 from sqlalchemy import event, insert, text
-from sqlmodel import SQLModel
+from sqlmodel import SQLModel, select
 
 from monitor.daemon.health import feed_health
-from monitor.pipeline import ANALYZE_AFTER
+from monitor.pipeline import ANALYZE_AFTER, poll
 from monitor.store import open_database
 from monitor.store.database import session_scope
 from monitor.store.feeds import claim_feeds, sync_feeds
-from monitor.store.tables import ItemRow
+from monitor.store.tables import Feed, ItemRow
 
 
 def test_migrations_build_the_schema_the_tables_describe(database_url):
@@ -107,3 +108,22 @@ def test_a_limited_claim_leaves_the_rest_of_the_due_feeds_to_other_workers(datab
     engine.dispose()
     assert len(first) == 4 and len(second) == 6
     assert not {c.id for c in first} & {c.id for c in second}
+
+
+def test_feeds_that_bring_nothing_new_are_written_together(feed_server, write_watchlist, make_runtime):
+    """Most polls of a large watchlist are 304s: their feeds' new state is written in a few
+    statements for the whole poll, not a transaction per feed, and is the same as one by one."""
+    names = [f"f{n:02}" for n in range(40)]
+    for name in names:
+        feed_server.routes[f"/{name}.xml"] = Route(rss([dict(ORDINARY, guid=name)]), etag=f'"{name}"')
+    runtime = make_runtime(write_watchlist(feeds=[{"name": name, "url": feed_server.url(f"/{name}.xml")}
+                                                  for name in names]))
+    poll(runtime)
+    statements = _Statements(runtime.engine)
+    outcomes = poll(runtime)
+    assert {o.status for o in outcomes} == {"not-modified"}
+    assert len([verb for verb, _ in statements.seen if verb == "UPDATE"]) <= 3
+    with session_scope(runtime.engine) as session:
+        feeds = session.exec(select(Feed)).all()
+    assert all(f.last_status == "not-modified" and f.claimed_by is None and f.etag == f'"{f.name}"'
+               and f.next_due_at > runtime.clock() for f in feeds)
