@@ -1,4 +1,5 @@
 import os
+import threading
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -119,4 +120,32 @@ def make_runtime(clock):
 
     yield make
     for engine in engines:
+        engine.dispose()
+
+
+@pytest.fixture
+def daemon():
+    """Start a Daemon for a watchlist in a thread (real clock); stopped and joined afterwards.
+    Keyword arguments go to Daemon (e.g. watch_every)."""
+    from monitor.daemon.scheduler import Daemon
+    from monitor.pipeline import Runtime
+    from monitor.settings.config import load_config
+    from monitor.store import open_database
+
+    started = []
+
+    def start(path, **settings):
+        config = load_config(path)
+        engine = open_database(config.database)
+        running = Daemon(Runtime(config, engine), **settings)
+        thread = threading.Thread(target=running.run, daemon=True)
+        thread.start()
+        started.append((running, thread, engine))
+        return running
+
+    yield start
+    for running, thread, engine in started:
+        running.shutdown()
+        thread.join(timeout=20)
+        assert not thread.is_alive()
         engine.dispose()

@@ -2,7 +2,6 @@
 `monitor check` message, the last good config keeps polling, and the admin is told once."""
 
 import logging
-import threading
 from datetime import timedelta
 
 import pytest
@@ -11,34 +10,9 @@ import yaml
 from conftest import INCIDENT, INCIDENT_2
 from monitor.settings.config import load_config
 from monitor.errors import ConfigError
-from monitor.pipeline import Runtime
-from monitor.daemon.scheduler import Daemon
-from monitor.store import open_database
 from peers import Route, rss, wait_for
 
 WATCH_EVERY = timedelta(seconds=0.2)
-
-
-@pytest.fixture
-def daemon():
-    """Start a Daemon for a watchlist in a thread (real clock); stopped and joined afterwards."""
-    started = []
-
-    def start(path) -> Daemon:
-        config = load_config(path)
-        engine = open_database(config.database)
-        running = Daemon(Runtime(config, engine), watch_every=WATCH_EVERY)
-        thread = threading.Thread(target=running.run, daemon=True)
-        thread.start()
-        started.append((running, thread, engine))
-        return running
-
-    yield start
-    for running, thread, engine in started:
-        running.shutdown()
-        thread.join(timeout=20)
-        assert not thread.is_alive()
-        engine.dispose()
 
 
 def _requests(feed_server, path):
@@ -58,7 +32,7 @@ def test_valid_edit_takes_effect_without_restart(feed_server, json_endpoint, wri
     path = write_watchlist(feeds=[{"name": "a", "url": feed_server.url("/a.xml"), "interval": "1s"}],
                            channels=[{"name": "hook", "url": json_endpoint.url}],
                            first_poll_alerts=True, tick="1s", dispatch={"interval": "1s"})
-    running = daemon(path)
+    running = daemon(path, watch_every=WATCH_EVERY)
     assert wait_for(lambda: _requests(feed_server, "/a.xml") >= 1)
 
     def add_feed_and_route(data):
@@ -85,7 +59,7 @@ def test_invalid_edit_is_rejected_and_the_admin_told_once(feed_server, json_endp
                            channels=[{"name": "admin", "url": json_endpoint.url}],
                            admin_channel="admin", tick="1s", dispatch={"interval": "1s"})
     caplog.set_level(logging.INFO, logger="monitor")
-    running = daemon(path)
+    running = daemon(path, watch_every=WATCH_EVERY)
     good = running.runtime.config
     assert wait_for(lambda: _requests(feed_server, "/a.xml") >= 1)
 
