@@ -209,7 +209,6 @@ async def _group_while_slow_feeds_answer(runtime: Runtime, alerts: Counter) -> N
 def finish_poll(runtime: Runtime, outcomes: list[PollOutcome], alerts: Counter | None = None
                 ) -> list[PollOutcome]:
     """Group what the poll stored and log each feed's outcome with the alerts it led to."""
-    runtime.count_stored(sum(o.new_items for o in outcomes))
     alerts = (alerts or Counter()) + _group_or_leave_pending(runtime)
     outcomes = [replace(o, alerts=alerts.get(o.feed_name, 0)) for o in outcomes]
     for outcome in outcomes:
@@ -332,6 +331,7 @@ def _store_feed(runtime: Runtime, claim: ClaimedFeed, result: FetchResult, read:
             new_items = matches = 0
         else:
             new_items, matches = apply_poll(runtime.engine, plan)
+            runtime.count_stored(new_items)  # mid-poll: a first poll of thousands of feeds needs it
     except Exception as exc:  # e.g. a value the database refuses: rolled back, kept on the feed
         log.exception("storing feed %s failed", claim.state.name)
         metrics.poll_failed(claim.state.name, exc)
