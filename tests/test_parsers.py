@@ -140,6 +140,9 @@ CASES = {
     "Atom XHTML content": (False, atom(
         '<title>t</title><content type="xhtml"><div xmlns="http://www.w3.org/1999/xhtml">x</div></content>')),
     "RSS 0.91": (False, b'<rss version="0.91"><channel><item><title>t</title></item></channel></rss>'),
+    "links to loopback and private hosts (feedparser-rs drops them)": (False, rss(
+        "<title>a</title><link>http://127.0.0.1:8080/news/a</link>",
+        "<title>b</title><link>http://10.1.2.3/b</link>")),
     "an item with Atom's <link href>": (False, rss('<title>t</title><link href="http://x.org/a"/>')),
     "xml:base": (False, rss('<title>t</title><description xml:base="http://x.org/">d</description>')),
     "windows-1252 bytes": (False, rss("<title>caf\u00e9</title>").replace(b"UTF-8", b"windows-1252")

@@ -111,6 +111,8 @@ def parse(body: bytes, charsets: tuple[str | None, ...] = ()) -> list[dict] | No
     parsed = parse_anyway(shape.with_end_tags(body))
     if parsed.bozo or parsed.version != shape.version or len(parsed.entries) != len(shape.items):
         return None
+    if any(_link_dropped(entry, item, shape.version) for entry, item in zip(parsed.entries, shape.items)):
+        return None  # feedparser-rs drops links to loopback and private hosts; feedparser keeps them
     return [_entry(entry, item, shape.version) for entry, item in zip(parsed.entries, shape.items)]
 
 
@@ -278,6 +280,10 @@ def _entry(entry, item: _Item, version: str) -> dict:
     if version == "atom10":  # RSS 2.0 items have no updated date in feedparser
         view["updated_parsed"] = _date(entry.get("updated"))
     return view
+
+
+def _link_dropped(entry, item: _Item, version: str) -> bool:
+    return version != "atom10" and "link" in item.children and not entry.get("link")
 
 
 def _link(entry, item: _Item, version: str) -> str | None:
