@@ -47,7 +47,7 @@ def _apply(session, plan: PollPlan) -> tuple[int, int]:
     if new and (plan.seen_as_of is None or _newest_item(session) != plan.seen_as_of):
         new = _unseen(plan.new_items, _seen(session, plan.feed_id, [s.item for s in new]))
     _insert_unmatched(session, plan, [s.item for s in new if not s.verdicts])
-    matches = sum(_insert_matched(session, plan, scored) for scored in new if scored.verdicts)
+    matches = _insert_matched(session, plan, [scored for scored in new if scored.verdicts])
     mark_feed_success(feed, plan.status, plan.etag, plan.last_modified, plan.polled_at,
                       plan.next_due_at, len(new))
     _remember_entries(feed, plan)
@@ -113,16 +113,18 @@ def _insert_unmatched(session, plan: PollPlan, items: list[Item]) -> None:
         session.execute(insert(ItemRow), [_item_values(plan, item) for item in items])
 
 
-def _insert_matched(session, plan: PollPlan, scored: ScoredItem) -> int:
-    """The item and its verdicts. A new feed's back catalogue (`hold_alerts`) is stored as such,
-    never grouped, so that later reports of the same events page; the rest await grouping."""
-    row = ItemRow(**_item_values(plan, scored.item))
-    session.add(row)
-    session.flush()
-    session.add_all([MatchRow(item_id=row.id, profile=score.profile, label=score.label,
-                              score=score.score, rule=score.rule, evidence=score.evidence(),
-                              headline=score.evidence(headline_only=True), layer=score.layer,
-                              created_at=plan.polled_at,
-                              role=Role.STORED if plan.hold_alerts or scored.stale else None)
-                     for score in scored.verdicts])
-    return len(scored.verdicts)
+def _insert_matched(session, plan: PollPlan, matched: list[ScoredItem]) -> int:
+    """The items and their verdicts, in two multi-row INSERTs (the items' ids come back in the
+    order given). A new feed's back catalogue (`hold_alerts`) is stored as such, never grouped, so
+    that later reports of the same events page; the rest await grouping."""
+    if not matched:
+        return 0
+    ids = session.execute(insert(ItemRow).returning(ItemRow.id, sort_by_parameter_order=True),
+                          [_item_values(plan, scored.item) for scored in matched]).scalars().all()
+    verdicts = [dict(item_id=item_id, profile=score.profile, label=score.label, score=score.score,
+                     rule=score.rule, evidence=score.evidence(), headline=score.evidence(headline_only=True),
+                     layer=score.layer, created_at=plan.polled_at,
+                     role=Role.STORED if plan.hold_alerts or scored.stale else None)
+                for item_id, scored in zip(ids, matched) for score in scored.verdicts]
+    session.execute(insert(MatchRow), verdicts)
+    return len(verdicts)
