@@ -107,7 +107,9 @@ def validate(path: Path, root: yaml.Node | None, data: Any, model: type[Model], 
     except ValidationError as exc:
         validated, problems = None, _places(path, root, exc)
     if checks is not None:
-        problems += [located(path, root, location, message) for location, message in checks(data)]
+        with _collector_paused():
+            found = checks(data)
+        problems += [located(path, root, location, message) for location, message in found]
     return validated, by_line(problems)
 
 
