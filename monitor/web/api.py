@@ -68,7 +68,7 @@ def feeds(request: Request) -> JSONResponse:
     """Every feed of the watchlist (one page: the watchlist is the list), failing first."""
     runtime = _runtime(request)
     watched = [(f.name, f.url) for f in runtime.config.feeds]
-    health = {h.feed.name: h for h in feed_health(runtime.engine, [name for name, _ in watched])}
+    health = {h.feed.name: h for h in feed_health(runtime.engine)}  # no parameter per feed
     rows = present.feed_rows(watched, health, runtime.clock(), runtime.config.secrets())
     return JSONResponse({"feeds": [present.feed_json(row) for row in rows], "next_cursor": None})
 

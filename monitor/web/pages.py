@@ -71,7 +71,7 @@ def incident(request: Request) -> Response:
 def feeds(request: Request) -> Response:
     runtime = request.app.state.dashboard.runtime()
     watched = [(f.name, f.url) for f in runtime.config.feeds]
-    health = {h.feed.name: h for h in feed_health(runtime.engine, [name for name, _ in watched])}
+    health = {h.feed.name: h for h in feed_health(runtime.engine)}  # no parameter per feed
     rows = present.feed_rows(watched, health, runtime.clock(), runtime.config.secrets())
     return _render(request, "feeds.html", nav="feeds", rows=rows)
 
