@@ -122,17 +122,9 @@ def record_feed_error(engine: Engine, feed_id: int, error: str, now: datetime, i
         return feed.next_due_at
 
 
-def mark_feed_success(feed: Feed, status: str, etag: str | None, last_modified: str | None,
-                      now: datetime, next_due_at: datetime, new_items: int) -> None:
-    for name, value in success_values(feed.id, status, etag, last_modified, now, next_due_at).items():
-        if name != "b_id":
-            setattr(feed, name, value)
-    feed.items_seen += new_items
-
-
 def success_values(feed_id: int, status: str, etag: str | None, last_modified: str | None,
                    now: datetime, next_due_at: datetime) -> dict:
-    """mark_feed_success of a poll with no new item, as the values of an UPDATE keyed by b_id."""
+    """A successful poll's feed state, as the values of an UPDATE keyed by b_id: the claim ends."""
     return {"b_id": feed_id, "etag": _validator(etag, 500), "last_modified": _validator(last_modified, 100),
             "last_status": status, "error_count": 0, "last_success_at": now, "next_due_at": next_due_at,
             "claimed_by": None, "due_before_claim": None}

@@ -6,9 +6,13 @@ from sqlmodel import col, select
 
 from ..model import Item, PollPlan, Role, ScoredItem, Seen
 from .database import session_scope
-from .feeds import mark_feed_success, success_values
+from .feeds import success_values
 from .retention import entry_marks
 from .tables import Feed, ItemRow, MatchRow
+
+# Ids other transactions may have taken but not committed when a plan was read (PostgreSQL hands
+# out ids before commit): the re-check at write time looks this far below the plan's newest id.
+IDS_IN_FLIGHT = 10_000
 
 
 def seen_items(engine: Engine, feed_id: int, items: list[Item]) -> Seen:
@@ -42,25 +46,20 @@ def apply_unchanged(engine: Engine, plans: list[PollPlan]) -> None:
 
 
 def _apply(session, plan: PollPlan) -> tuple[int, int]:
-    feed = session.get(Feed, plan.feed_id)
     new = list(plan.new_items)
     if new and (plan.seen_as_of is None or _newest_item(session) != plan.seen_as_of):
-        new = _unseen(plan.new_items, _seen(session, plan.feed_id, [s.item for s in new]))
+        since = None if plan.seen_as_of is None else plan.seen_as_of - IDS_IN_FLIGHT
+        new = _unseen(plan.new_items, _seen(session, plan.feed_id, [s.item for s in new], since))
     _insert_unmatched(session, plan, [s.item for s in new if not s.verdicts])
     matches = _insert_matched(session, plan, [scored for scored in new if scored.verdicts])
-    mark_feed_success(feed, plan.status, plan.etag, plan.last_modified, plan.polled_at,
-                      plan.next_due_at, len(new))
-    _remember_entries(feed, plan)
-    session.add(feed)
+    state = success_values(plan.feed_id, plan.status, plan.etag, plan.last_modified, plan.polled_at,
+                           plan.next_due_at)
+    del state["b_id"]
+    if plan.in_feed is not None:  # what the feed serves now: retention keeps those (store/retention.py)
+        state["in_feed"] = entry_marks(plan.in_feed)
+    session.execute(update(Feed.__table__).where(Feed.__table__.c.id == plan.feed_id)
+                    .values(items_seen=Feed.__table__.c.items_seen + len(new), **state))
     return len(new), matches
-
-
-def _remember_entries(feed: Feed, plan: PollPlan) -> None:
-    """What the feed serves now, so that retention keeps those items (store/retention.py)."""
-    if plan.in_feed is not None:
-        marks = entry_marks(plan.in_feed)
-        if feed.in_feed != marks:
-            feed.in_feed = marks
 
 
 def _unseen(scored: tuple[ScoredItem, ...], seen: Seen) -> list[ScoredItem]:
@@ -70,9 +69,11 @@ def _unseen(scored: tuple[ScoredItem, ...], seen: Seen) -> list[ScoredItem]:
     return [s for s in scored if id(s.item) in keep]
 
 
-def _seen(session, feed_id: int, items: list[Item]) -> Seen:
-    titles = known_keys(session, feed_id, [i.key for i in items])
-    return Seen(frozenset(titles), frozenset(known_urls(session, [i.url for i in items if i.url])),
+def _seen(session, feed_id: int, items: list[Item], after: int | None = None) -> Seen:
+    """Seen as of now; with `after`, only among the items stored since that id (those a plan
+    made then could not know: an index range, however large the table)."""
+    titles = known_keys(session, feed_id, [i.key for i in items], after)
+    return Seen(frozenset(titles), frozenset(known_urls(session, [i.url for i in items if i.url], after)),
                 _newest_item(session), titles)
 
 
@@ -81,20 +82,24 @@ def _newest_item(session) -> int | None:
     return session.exec(select(func.max(ItemRow.id))).one()
 
 
-def known_keys(session, feed_id: int, keys: list[str]) -> dict[str, str]:
-    """Of these keys, those the feed has stored, with the title stored under each."""
+def known_keys(session, feed_id: int, keys: list[str], after: int | None = None) -> dict[str, str]:
+    """Of these keys, those the feed has stored (after that id), with the title stored under each."""
     found: dict[str, str] = {}
     for chunk in _chunks(keys, 500):
         query = select(ItemRow.key, ItemRow.title).where(ItemRow.feed_id == feed_id, col(ItemRow.key).in_(chunk))
-        found.update(session.exec(query).all())
+        found.update(session.exec(_after(query, after)).all())
     return found
 
 
-def known_urls(session, urls: list[str]) -> set[str]:
+def known_urls(session, urls: list[str], after: int | None = None) -> set[str]:
     found: set[str] = set()
     for chunk in _chunks(urls, 500):
-        found.update(session.exec(select(ItemRow.url).where(col(ItemRow.url).in_(chunk))))
+        found.update(session.exec(_after(select(ItemRow.url).where(col(ItemRow.url).in_(chunk)), after)))
     return found
+
+
+def _after(query, after: int | None):
+    return query if after is None else query.where(col(ItemRow.id) > after)
 
 
 def _chunks(values: list, size: int):
