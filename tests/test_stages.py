@@ -165,3 +165,21 @@ def test_an_id_reused_for_another_story_is_logged_not_dropped_silently(feed_serv
     assert outcome.new_items == 0 and len(_rows(runtime, ItemRow)) == 1  # the first version stays
     assert any("came again under a stored id with another title" in r.getMessage()
                and ORDINARY["title"] in r.getMessage() for r in caplog.records)
+
+
+def test_an_item_another_feed_stored_after_the_plan_was_read_is_skipped(write_watchlist, make_runtime):
+    """The re-check at write time looks only at items stored since the plan's read: it must still
+    find the same story stored meanwhile by another feed (another worker)."""
+    runtime = _runtime(write_watchlist, make_runtime)
+    a, b = _claim(runtime, "a"), _claim(runtime, "b")
+
+    def plan(claim, items):
+        return plan_poll(claim, _ok(claim.state.name), items, seen_items(runtime.engine, claim.id, items),
+                         runtime.scorers, NOW, timedelta(minutes=10), hold_alerts=False)
+
+    assert apply_poll(runtime.engine, plan(a, [_item(0, ORDINARY)])) == (1, 0)  # the table is not empty
+    late = plan(b, [_item(1, INCIDENT, feed="b", url="https://news.example/same")])
+    assert late.seen_as_of is not None
+    assert apply_poll(runtime.engine, plan(a, [_item(2, INCIDENT, url="https://news.example/same")])) == (1, 1)
+    assert apply_poll(runtime.engine, late) == (0, 0)
+    assert len(_rows(runtime, MatchRow)) == 1
