@@ -242,14 +242,18 @@ def test_every_page_renders_without_a_secret(polled):
 
 
 def test_the_watchlist_page_shows_a_rejected_edit_with_its_line(polled):
+    """Each problem of the edit on a line of its own (`monitor check` reports them all)."""
     good = polled.path.read_text()
-    polled.path.write_text(good.replace("max_attempts: 1", "max_attempts: none"))
+    polled.path.write_text(good.replace("max_attempts: 1", "max_attempts: none")
+                           .replace("first_poll_alerts: true", "first_poll_alerts: sometimes"))
     try:
         with serving(polled.runtime) as client:
             page = client.get("/watchlist").text
     finally:
         polled.path.write_text(good)
-    assert re.search(r"Rejected: \S*monitor.yaml:\d+: dispatch.max_attempts:", page), page
+    problems = re.findall(r"<li>(\S*monitor.yaml:\d+: [^<]*)</li>", page)
+    assert sorted(problem.split(": ")[1] for problem in problems) == [
+        "dispatch.max_attempts", "first_poll_alerts"], page
     assert "max_attempts: 1" in page  # the running config is still the good one
 
 
