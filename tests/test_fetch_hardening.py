@@ -5,12 +5,12 @@ import asyncio
 import gzip
 import json
 import logging
-import struct
 import subprocess
 import sys
 import textwrap
 import tracemalloc
 import zlib
+from pathlib import Path
 
 import pytest
 
@@ -22,24 +22,12 @@ from monitor.model import FeedState
 from monitor.settings.config import FetchConfig
 from peers import FeedServer, Route, rss
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+from bomb import gzip_of_zeros  # noqa: E402  (the benchmark's bomb builder, stdlib only)
+
 GIB = 1 << 30
 PEAK_RSS_LIMIT_MB = 150  # a poll's fetch of a bomb; unbounded, 1 GiB inside costs > 1 GB
 CAP = FetchConfig().max_bytes
-
-
-def gzip_of_zeros(size: int, block: int = 1 << 20) -> bytes:
-    """A valid gzip member of `size` zeros in well under a second: after a full flush, the
-    deflate block of `block` zeros refers to nothing before it, so it is repeated."""
-    compressor = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
-    zeros = bytes(block)
-    compressor.compress(zeros)
-    compressor.flush(zlib.Z_FULL_FLUSH)
-    repeated = compressor.compress(zeros) + compressor.flush(zlib.Z_FULL_FLUSH)
-    crc = 0
-    for _ in range(size // block):
-        crc = zlib.crc32(zeros, crc)
-    return (b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\xff" + repeated * (size // block)
-            + b"\x03\x00" + struct.pack("<II", crc, size & 0xFFFFFFFF))
 
 
 @pytest.fixture(scope="module")
