@@ -17,7 +17,8 @@ the monitor's alone:
                       feeds due at once with new items; feeds polled twice, pages sent twice,
                       feeds/s per worker count
 
-Baseline, for (1)-(3): a bare httpx client fetching the same feeds with the same concurrency
+Baseline, for (1)-(3): a bare aiohttp client (the monitor's; --baseline-client httpx for the one
+it used before) fetching the same feeds with the same concurrency
 (and the same If-None-Match for (2) and (3)), bodies discarded, in a child process too. The
 monitor's pass is given as ratios against it (of wall time and of CPU time).
 
@@ -58,6 +59,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from xml.sax.saxutils import escape
 
+import aiohttp
 import httpx
 import yaml
 from sqlalchemy import bindparam, create_engine, func, insert, select, text, update
@@ -235,7 +237,7 @@ class FeedStore:
 
 async def _serve_connection(store: FeedStore, reader: asyncio.StreamReader,
                             writer: asyncio.StreamWriter) -> None:
-    """HTTP/1.1 GETs with keep-alive; just enough for httpx."""
+    """HTTP/1.1 GETs with keep-alive; just enough for aiohttp and httpx."""
     try:
         while True:
             head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
@@ -404,20 +406,30 @@ def child_poll(spec: dict) -> dict:
 
 
 def child_fetch(spec: dict) -> dict:
-    """The baseline: GET every feed with a bare httpx client (If-None-Match where given), the
-    same concurrency and headers as the monitor's fetch, bodies discarded."""
+    """The baseline: GET every feed with a bare client of the library the monitor fetches with
+    (aiohttp; --baseline-client httpx for the one it used before), If-None-Match where given, the
+    same concurrency and headers, bodies read and discarded."""
     etags = spec.get("etags") or {}
+    headers = {"User-Agent": "scalebench-baseline", "Accept-Encoding": "gzip, deflate"}
 
-    async def fetch_all():
-        limit = asyncio.Semaphore(spec["concurrency"])
-        async with httpx.AsyncClient(timeout=30, trust_env=False,
-                                     headers={"User-Agent": "scalebench-baseline",
-                                              "Accept-Encoding": "gzip, deflate"}) as client:
+    async def with_aiohttp(limit):
+        async with aiohttp.ClientSession(headers=headers, auto_decompress=False) as client:
+            async def one(url, etag):
+                async with limit, client.get(url, headers={"If-None-Match": etag} if etag else None) as response:
+                    return response.status, len(await response.read())
+            return await asyncio.gather(*(one(url, etags.get(url)) for url in spec["urls"]))
+
+    async def with_httpx(limit):
+        async with httpx.AsyncClient(timeout=30, trust_env=False, headers=headers) as client:
             async def one(url, etag):
                 async with limit:
                     response = await client.get(url, headers={"If-None-Match": etag} if etag else None)
                     return response.status_code, len(response.content)
             return await asyncio.gather(*(one(url, etags.get(url)) for url in spec["urls"]))
+
+    async def fetch_all():
+        fetch = with_httpx if spec.get("client") == "httpx" else with_aiohttp
+        return await fetch(asyncio.Semaphore(spec["concurrency"]))
 
     def run():
         answers = asyncio.run(fetch_all())
@@ -612,7 +624,7 @@ class Bench:
 
     def poll_phase(self, tag: str, name: str, etags: dict | None, items_offered: int) -> dict:
         options = self.options
-        baseline = self.child("fetch", urls=self.urls(), etags=etags,
+        baseline = self.child("fetch", urls=self.urls(), etags=etags, client=options.baseline_client,
                               concurrency=options.concurrency or default_concurrency())
         before = self.server.ask("served", True)
         result = self.child("poll", config=str(self.config))
@@ -627,7 +639,7 @@ class Bench:
                       f"{result['dispatch']:.2f} s; the feed server's CPU meanwhile "
                       f"{served['cpu'] - before['cpu']:.2f} s"
                       + (f"; first error: {result['first_error']}" if result["first_error"] else ""))
-        self.add(f"    {tag} baseline: httpx GET, bodies dropped", wall=baseline["wall"], cpu=baseline["cpu"],
+        self.add(f"    {tag} baseline: {options.baseline_client} GET, bodies dropped", wall=baseline["wall"], cpu=baseline["cpu"],
                  rss=baseline["rss"], feeds_per_s=len(self.urls()) / baseline["wall"],
                  items_per_s=items_offered / baseline["wall"],
                  note=f"answers {baseline['statuses']}, {baseline['bytes'] / 2**20:.1f} MiB")
@@ -898,6 +910,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--incident-rate", type=float, default=0.03,
                         help="share of items that are attack reports (default 0.03)")
     parser.add_argument("--concurrency", type=int, help="fetch.concurrency (default: the shipped default)")
+    parser.add_argument("--baseline-client", choices=("aiohttp", "httpx"), default="aiohttp",
+                        help="(1)-(3): the bare client of the baseline (default aiohttp, the monitor's)")
     parser.add_argument("--changed", type=float, default=0.10, help="(3): share of feeds with new items")
     parser.add_argument("--new-items", type=int, default=3, help="(3) and (6): new items per changed feed")
     parser.add_argument("--stored", type=int, default=100_000,

@@ -137,7 +137,7 @@ def setup_logging(secrets: list[str], level: int = logging.INFO) -> None:
     handler.addFilter(RedactSecrets(secrets))
     root.addHandler(handler)
     root.setLevel(level)
-    for noisy in ("httpx", "httpcore", "urllib3", "apscheduler", "alembic"):
+    for noisy in ("aiohttp", "httpx", "httpcore", "urllib3", "apscheduler", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 

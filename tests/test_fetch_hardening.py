@@ -5,6 +5,7 @@ import asyncio
 import gzip
 import json
 import logging
+import socket
 import subprocess
 import sys
 import textwrap
@@ -220,19 +221,33 @@ def test_a_redirect_to_a_private_address_is_refused(feed_server, monkeypatch):
         internal.stop()
 
 
-def test_an_address_that_changes_after_the_check_is_refused_once_connected(feed_server, monkeypatch):
-    """DNS rebinding: the name resolved to a public address when checked, and the connection
-    reached a private one. The peer of the open connection is checked too."""
+def test_the_address_checked_is_the_address_connected_to(feed_server, monkeypatch):
+    """DNS rebinding: a name that resolves to a public address when checked and to a private
+    one when connecting. The connection must go to the address that was checked, with no
+    second lookup: a name only the patched lookup knows reaches the feed server after one
+    lookup, and when its answer is private nothing is sent at all."""
     feed_server.routes["/feed.xml"] = Route(FEED)
+    lookups = []
+    system_lookup = socket.getaddrinfo
 
-    async def public_answer(host, port):
-        return ["93.184.215.14"]
+    def lookup(host, port, *args, **kwargs):
+        if host != "rebind.example":
+            return system_lookup(host, port, *args, **kwargs)
+        lookups.append(host)
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port))]
 
-    monkeypatch.setattr(fetch, "_resolve", public_answer)
-    error = _fetch(f"http://localhost:{feed_server.port}/feed.xml", allow_private=False)
+    monkeypatch.setattr(socket, "getaddrinfo", lookup)
+    url = f"http://rebind.example:{feed_server.port}/feed.xml"
+    error = _fetch(url, allow_private=False)
     assert type(error) is FetchError, error
-    assert "localhost resolves to 127.0.0.1, a private address (loopback)" in str(error)
-    assert feed_server.requests == []
+    assert "rebind.example resolves to 127.0.0.1, a private address (loopback)" in str(error)
+    assert feed_server.requests == [] and lookups == ["rebind.example"]
+
+    lookups.clear()
+    monkeypatch.setattr(fetch, "private_address_kind", lambda address: None)  # all public
+    result = _fetch(url, allow_private=False)
+    assert not isinstance(result, Exception), result
+    assert result.body == FEED and lookups == ["rebind.example"]
 
 
 def test_the_setting_reaches_the_poll(feed_server, write_watchlist, make_runtime):

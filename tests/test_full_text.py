@@ -31,7 +31,9 @@ RELATED = {"title": "Pentagon weighs response to attacks on US forces in Iraq",
 
 
 class CountingServer(FeedServer):
-    """A FeedServer that also keeps the most requests it served at once, per Host header."""
+    """A FeedServer that also keeps the most requests it served at once, per Host header. A
+    request counts from its arrival until its answer starts: a client that asks again as soon as
+    an answer is in must not overlap with the thread still finishing that answer."""
 
     def __init__(self):
         super().__init__()
@@ -40,15 +42,29 @@ class CountingServer(FeedServer):
 
         class Counting(self._httpd.RequestHandlerClass):
             def do_GET(self):
-                host = self.headers.get("Host", "")
+                self.counted = self.headers.get("Host", "")
                 with lock:
-                    at_once[host] += 1
-                    server.most_at_once[host] = max(server.most_at_once[host], at_once[host])
+                    at_once[self.counted] += 1
+                    server.most_at_once[self.counted] = max(server.most_at_once[self.counted],
+                                                            at_once[self.counted])
                 try:
                     super().do_GET()
                 finally:
-                    with lock:
-                        at_once[host] -= 1
+                    self.answering()
+
+            def answering(self):
+                with lock:
+                    if self.counted is not None:
+                        at_once[self.counted] -= 1
+                        self.counted = None
+
+            def _send(self, *args, **kwargs):
+                self.answering()
+                return super()._send(*args, **kwargs)
+
+            def _stream(self, *args, **kwargs):
+                self.answering()
+                return super()._stream(*args, **kwargs)
 
         self._httpd.RequestHandlerClass = Counting
 

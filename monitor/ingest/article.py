@@ -25,7 +25,7 @@ from collections.abc import Callable
 from email.message import Message
 from urllib.parse import urlsplit
 
-import httpx
+import aiohttp
 
 from ..errors import FetchError, StatusError
 from ..model import FeedState
@@ -42,6 +42,7 @@ ROBOTS_RETRY = 600.0  # seconds before a robots.txt that could not be read is as
 CONCURRENCY = 4  # pages fetched at once, over all sites
 DEADLINE_PAGES = 3  # a feed waits for its pages as long as this many may take (x TIMEOUT)
 MAX_TEXT = 20_000  # characters of main text kept (the item's description has the same cap)
+PAGE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
 
@@ -70,7 +71,7 @@ class ArticlePages:
                                                     "total_timeout": min(settings.total_timeout, TIMEOUT)})
         self.robots_settings = self.settings.model_copy(update={"max_bytes": ROBOTS_MAX_BYTES})
         self.robots = robots
-        self._client: httpx.AsyncClient | None = None
+        self._client: aiohttp.ClientSession | None = None
         self._sites: dict[str, asyncio.Lock] = {}
         self._at_once = asyncio.Semaphore(CONCURRENCY)
 
@@ -79,7 +80,7 @@ class ArticlePages:
 
     async def __aexit__(self, *exc_info) -> None:
         if self._client is not None:
-            await self._client.aclose()
+            await self._client.close()
 
     async def texts(self, urls: list[str]) -> dict[str, str]:
         """{url: main text} of the pages read in time: a feed waits for its pages as long as
@@ -115,7 +116,7 @@ class ArticlePages:
     async def _get(self, url: str):
         try:
             page = await fetch_feed(self.client, FeedState("article", url), self.settings)
-        except Exception as exc:  # FetchError, or e.g. httpx.InvalidURL: the item keeps its feed text
+        except Exception as exc:  # FetchError, or another failure: the item keeps its feed text
             log.info("article %s not read: %s", _where(url), _reason(exc).replace(url, _where(url)))
             return None
         if not _is_html(page.content_type):
@@ -140,16 +141,15 @@ class ArticlePages:
                 rules.allow_all = True
                 return rules, ROBOTS_TTL
             return _unreachable(rules, site, _reason(exc))
-        except Exception as exc:  # FetchError, or e.g. httpx.InvalidURL
+        except Exception as exc:  # FetchError, or another failure
             return _unreachable(rules, site, _reason(exc))
         rules.parse((answer.body or b"").decode("utf-8", "replace").splitlines())
         return rules, ROBOTS_TTL
 
     @property
-    def client(self) -> httpx.AsyncClient:
+    def client(self) -> aiohttp.ClientSession:
         if self._client is None:
-            self._client = make_client(self.settings)
-            self._client.headers["Accept"] = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
+            self._client = make_client(self.settings, accept=PAGE_ACCEPT)
         return self._client
 
 

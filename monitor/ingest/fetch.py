@@ -1,29 +1,35 @@
-"""Fetch feed bytes over HTTP with httpx: timeouts, size cap, redirects, conditional GET.
+"""Fetch feed bytes over HTTP with aiohttp: timeouts, size cap, redirects, conditional GET.
 
 feedparser never fetches by itself; it only parses what this module returns. Many feeds are
 fetched at once, bounded by `FetchConfig.concurrency`, and each has its own total deadline, so
-one slow feed holds up nobody.
+one slow feed holds up nobody. aiohttp rather than httpx because a request costs a seventh of
+the CPU (bench/README.md, "HTTP client"): at tens of thousands of feeds the client was most of
+a poll's cost.
 
 Two guards against hostile servers, each in a small function of its own:
 - `decoder`: the body is read raw and its Content-Encoding (gzip, deflate, at most two layers)
   undone here, zlib producing at most 64 KiB per call, so the byte cap bounds memory even for a
-  gzip bomb inside a gzip bomb (httpx decodes each network chunk in full before anyone counts).
-- `refuse_private_peers`: with `fetch.allow_private: false`, a host that resolves to a loopback,
-  private, link-local or cloud-metadata address is not connected to, and a connection that
-  reached one anyway (DNS changed in between) is closed before a request is sent on it; on the
-  first request and on every redirect hop.
-Redirects are followed here, not by httpx, which would read and decode each redirect's body.
+  gzip bomb inside a gzip bomb.
+- `PublicOnlyResolver`: with `fetch.allow_private: false`, a host that resolves to a loopback,
+  private, link-local or cloud-metadata address is not connected to; on the first request and
+  on every redirect hop. aiohttp connects to the addresses the resolver returns, so the address
+  checked is the address reached (a DNS answer that changes in between cannot slip past). An
+  IP-address host is checked before its request.
+Redirects are followed here, not by aiohttp, so that each hop is checked and no redirect's body
+is read.
 """
 
 import asyncio
 import ipaddress
+import os
 import socket
 import zlib
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 
-import httpx
+import aiohttp
+from yarl import URL
 
 from ..errors import (
     BodyTooLarge,
@@ -37,85 +43,111 @@ from ..settings.config import FetchConfig
 
 _RETRYABLE_WITH_HINT = {429, 503}
 MAX_ENCODINGS = 2  # Content-Encoding layers undone; "gzip, gzip" is the most a real server sends
+MAX_HEADER_LINE = 16 * 1024  # aiohttp's 8 KiB refuses some real servers' cookie headers
 _PIECE = 64 * 1024  # the most bytes one zlib call may produce
 _WBITS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
 _METADATA = {ipaddress.ip_address(a) for a in ("169.254.169.254", "fd00:ec2::254", "100.100.100.200")}
+FEED_ACCEPT = ("application/rss+xml, application/atom+xml, application/xml;q=0.9, text/xml;q=0.9, "
+               "application/feed+json;q=0.8, */*;q=0.5")
 
 
-def make_client(settings: FetchConfig) -> httpx.AsyncClient:
-    timeout = httpx.Timeout(settings.read_timeout, connect=settings.connect_timeout)
-    return httpx.AsyncClient(
-        timeout=timeout, follow_redirects=False,  # followed in _get, bodies unread
-        headers={"User-Agent": settings.user_agent,
-                 "Accept": "application/rss+xml, application/atom+xml, application/xml;q=0.9, "
-                           "text/xml;q=0.9, application/feed+json;q=0.8, */*;q=0.5",
+def make_client(settings: FetchConfig, accept: str = FEED_ACCEPT) -> aiohttp.ClientSession:
+    """One poll's HTTP client (call inside the event loop; close it, e.g. `async with`)."""
+    resolver = None if settings.allow_private else PublicOnlyResolver()
+    return aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=settings.concurrency, resolver=resolver),
+        timeout=aiohttp.ClientTimeout(connect=settings.connect_timeout, sock_read=settings.read_timeout),
+        headers={"User-Agent": settings.user_agent, "Accept": accept,
                  "Accept-Encoding": "gzip, deflate"},
-        trust_env=False)
+        auto_decompress=False,  # undone in _read_capped, under the byte cap
+        max_line_size=MAX_HEADER_LINE, max_field_size=MAX_HEADER_LINE)
 
 
-async def fetch_feed(client: httpx.AsyncClient, feed: FeedState, settings: FetchConfig) -> FetchResult:
+async def fetch_feed(client: aiohttp.ClientSession, feed: FeedState, settings: FetchConfig) -> FetchResult:
     """One conditional GET. Raises FetchError with a short reason on any failure."""
     try:
         async with asyncio.timeout(settings.total_timeout):
             return await _get(client, feed, settings)
+    except aiohttp.ServerTimeoutError as exc:  # connect or read: also a TimeoutError
+        raise FetchTimeout(f"timed out ({type(exc).__name__})") from None
     except TimeoutError:
         raise FetchTimeout(f"timed out after {settings.total_timeout:g}s") from None
-    except httpx.TimeoutException as exc:
-        raise FetchTimeout(f"timed out ({type(exc).__name__})") from None
-    except httpx.HTTPError as exc:
-        raise FetchError(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__) from None
+    except (aiohttp.ClientError, ValueError) as exc:  # ValueError: a URL yarl cannot read
+        raise FetchError(failure_reason(exc)) from None
 
 
-async def _get(client: httpx.AsyncClient, feed: FeedState, settings: FetchConfig) -> FetchResult:
+def failure_reason(exc: Exception) -> str:
+    """What went wrong, in words: aiohttp's own messages name its classes and SSL settings."""
+    if isinstance(exc, aiohttp.ClientConnectorDNSError):
+        return f"could not resolve {exc.host}: {_os_reason(exc.os_error)}"
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return f"could not connect to {exc.host}:{exc.port}: {_os_reason(exc.os_error)}"
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return "the server closed the connection without a complete answer"
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+def _os_reason(error: OSError) -> str:
+    if isinstance(error, socket.gaierror) or not error.errno:  # its errno is the resolver's own
+        return error.strerror or str(error)
+    return os.strerror(error.errno)  # asyncio's text repeats the address
+
+
+async def _get(client: aiohttp.ClientSession, feed: FeedState, settings: FetchConfig) -> FetchResult:
     headers = {}
     if feed.etag:
         headers["If-None-Match"] = feed.etag
     if feed.last_modified:
         headers["If-Modified-Since"] = feed.last_modified
-    extensions = {} if settings.allow_private else {"trace": refuse_private_peers()}
-    url = feed.url
+    url = URL(feed.url)
     for _ in range(settings.max_redirects + 1):
-        async with client.stream("GET", url, headers=headers, extensions=extensions) as response:
-            if not response.has_redirect_location:
+        if not settings.allow_private:
+            _refuse_private_literal(url.host)
+        async with client.get(url, headers=headers, allow_redirects=False) as response:
+            location = response.headers.get("Location")
+            if response.status not in _REDIRECTS or location is None:
                 return await _read(feed, response, settings)
-            url = _redirect_target(response)  # the redirect's body is never read
+            url = _redirect_target(response.url, location)  # the redirect's body is never read
     raise TooManyRedirects(f"more than {settings.max_redirects} redirects")
 
 
-def _redirect_target(response: httpx.Response) -> httpx.URL:
+_REDIRECTS = {301, 302, 303, 307, 308}
+
+
+def _redirect_target(current: URL, location: str) -> URL:
     try:
-        url = response.url.join(response.headers["Location"])
-    except httpx.InvalidURL as exc:
+        url = current.join(URL(location))
+    except ValueError as exc:
         raise FetchError(f"redirect to an invalid URL: {exc}") from None
-    if url.scheme not in ("http", "https"):
+    if url.scheme not in ("http", "https") or not url.host:
         raise FetchError(f"redirect to a {url.scheme or 'schemeless'} URL, not http(s)")
     return url
 
 
-async def _read(feed: FeedState, response: httpx.Response, settings: FetchConfig) -> FetchResult:
-    if response.status_code == 304:
+async def _read(feed: FeedState, response: aiohttp.ClientResponse, settings: FetchConfig) -> FetchResult:
+    if response.status == 304:
         return _result(feed, response, None)
-    if response.status_code >= 400:
+    if response.status >= 400:
         retry_after = None
-        if response.status_code in _RETRYABLE_WITH_HINT:
+        if response.status in _RETRYABLE_WITH_HINT:
             retry_after = parse_retry_after(response.headers.get("Retry-After"))
-        raise StatusError(f"HTTP {response.status_code} {response.reason_phrase}".strip(),
-                          response.status_code, retry_after)
-    if response.status_code != 200:
-        raise StatusError(f"unexpected HTTP {response.status_code}", response.status_code)
+        raise StatusError(f"HTTP {response.status} {response.reason or ''}".strip(),
+                          response.status, retry_after)
+    if response.status != 200:
+        raise StatusError(f"unexpected HTTP {response.status}", response.status)
     declared = response.headers.get("Content-Length", "")
     if declared.isdigit() and int(declared) > settings.max_bytes:
         raise BodyTooLarge(f"body of {int(declared)} bytes exceeds the {settings.max_bytes}-byte cap")
     return _result(feed, response, await _read_capped(response, settings.max_bytes))
 
 
-async def _read_capped(response: httpx.Response, limit: int) -> bytes:
+async def _read_capped(response: aiohttp.ClientResponse, limit: int) -> bytes:
     """The body with its Content-Encoding undone. BodyTooLarge as soon as it passes `limit`
     bytes, on the wire or decoded: no more than `limit` bytes (and one piece) are ever held."""
     encoding = response.headers.get("Content-Encoding")
     decode = decoder(encoding)
     pieces, received, size = [], 0, 0
-    async for chunk in response.aiter_raw():
+    async for chunk in response.content.iter_any():
         received += len(chunk)
         if received > limit:
             raise BodyTooLarge(f"body exceeds the {limit}-byte cap")
@@ -182,38 +214,24 @@ class _Inflater:
             raise FetchError(f"the {self.name}-encoded body is corrupt ({exc})") from None
 
 
-def refuse_private_peers() -> Callable:
-    """An httpcore `trace` hook (one per feed) that refuses a private address on every new
-    connection, so on the first request and on every redirect hop: before connecting, when the
-    host resolves to one (no connection is made, so closed and open ports look alike); after
-    connecting, when the address reached is one (whatever DNS says by then: the address checked
-    is the one connected to). No request is ever sent to it."""
-    host = None
+class PublicOnlyResolver(aiohttp.ThreadedResolver):
+    """The system's DNS answer, refused when any of its addresses is private: no connection is
+    made, so closed and open ports look alike."""
 
-    async def trace(event: str, info: dict) -> None:
-        nonlocal host
-        if event == "connection.connect_tcp.started":
-            host = info["host"]
-            for address in await _resolve(host, info["port"]):
-                _refuse_if_private(host, address)
-        elif event == "connection.connect_tcp.complete":
-            stream = info["return_value"]
-            peer = stream.get_extra_info("server_addr")
-            try:
-                _refuse_if_private(host, str(peer[0]) if peer else None)
-            except FetchError:
-                await stream.aclose()
-                raise
-
-    return trace
+    async def resolve(self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET):
+        found = await super().resolve(host, port, family)
+        for entry in found:
+            _refuse_if_private(host, entry["host"])
+        return found
 
 
-async def _resolve(host: str, port: int) -> list[str]:
+def _refuse_private_literal(host: str | None) -> None:
+    """An IP-address host never reaches the resolver: it is checked as it is."""
     try:
-        found = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except OSError:
-        return []  # connecting fails the same way, with its own message
-    return [sockaddr[0] for *_, sockaddr in found]
+        ipaddress.ip_address((host or "").strip("[]"))
+    except ValueError:
+        return  # a name: PublicOnlyResolver checks what it resolves to
+    _refuse_if_private(host, host)
 
 
 def _refuse_if_private(host: str | None, address: str | None) -> None:
@@ -241,9 +259,9 @@ def private_address_kind(address: str) -> str | None:
     return None
 
 
-def _result(feed: FeedState, response: httpx.Response, body: bytes | None) -> FetchResult:
+def _result(feed: FeedState, response: aiohttp.ClientResponse, body: bytes | None) -> FetchResult:
     return FetchResult(
-        feed_name=feed.name, status=response.status_code, body=body,
+        feed_name=feed.name, status=response.status, body=body,
         etag=response.headers.get("ETag") or feed.etag,
         last_modified=response.headers.get("Last-Modified") or feed.last_modified,
         content_type=response.headers.get("Content-Type"), final_url=str(response.url))
@@ -275,7 +293,7 @@ async def fetch_all(feeds: Iterable[FeedState], settings: FetchConfig
     ready: asyncio.Queue = asyncio.Queue()
     room = asyncio.Semaphore(2 * settings.concurrency)
 
-    async def fetcher(client: httpx.AsyncClient) -> None:
+    async def fetcher(client: aiohttp.ClientSession) -> None:
         while True:
             await room.acquire()
             feed = next(waiting, None)  # shared: each feed is taken by one fetcher
@@ -297,11 +315,11 @@ async def fetch_all(feeds: Iterable[FeedState], settings: FetchConfig
             await asyncio.gather(running, return_exceptions=True)
 
 
-async def _fetch_one(client: httpx.AsyncClient, feed: FeedState, settings: FetchConfig
+async def _fetch_one(client: aiohttp.ClientSession, feed: FeedState, settings: FetchConfig
                      ) -> FetchResult | FetchError:
     try:
         return await fetch_feed(client, feed, settings)
     except FetchError as exc:
         return exc
-    except Exception as exc:  # e.g. httpx.InvalidURL: one feed must not stop the others
+    except Exception as exc:  # one feed must not stop the others
         return FetchError(f"{type(exc).__name__}: {exc}")
