@@ -19,7 +19,7 @@ import logging
 import threading
 from collections import Counter
 from collections.abc import Callable
-from concurrent.futures import Executor, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
@@ -155,13 +155,17 @@ async def _refresh_as_they_answer(runtime: Runtime, claims: dict[str, ClaimedFee
     event loop goes on fetching meanwhile; at most twice `fetch.concurrency` feeds are between
     their answer and their store (a body is dropped once its feed is stored), and fetching waits
     when they are. Outcomes are kept in the order the feeds answered."""
-    refreshing: list[asyncio.Task] = []
+    refreshing: list[asyncio.Future] = []
     slots = asyncio.Semaphore(2 * runtime.config.fetch.concurrency)
     worker = ThreadPoolExecutor(1, thread_name_prefix="refresh")
-    unchanged = UnchangedFeeds(runtime.engine)
+    unchanged = UnchangedFeeds(runtime.engine, worker)
     async with ArticlePages(runtime.config.fetch, runtime.robots) as pages:
         try:
             async for state, result in fetch_all([c.state for c in claims.values()], runtime.config.fetch):
+                if isinstance(result, FetchResult) and result.not_modified:
+                    # Nothing to parse, look up or score: done here, cheaper than a thread hop.
+                    refreshing.append(_done(refresh_feed(runtime, claims[state.name], result, unchanged)))
+                    continue
                 await slots.acquire()
                 task = asyncio.create_task(refresh_feed_async(runtime, claims[state.name], result, pages,
                                                               worker, unchanged))
@@ -169,7 +173,7 @@ async def _refresh_as_they_answer(runtime: Runtime, claims: dict[str, ClaimedFee
                 refreshing.append(task)
             for task in refreshing:
                 outcomes.append(await task)
-            await asyncio.get_running_loop().run_in_executor(worker, unchanged.write)
+            await unchanged.flush()
         finally:  # stopped, or a feed failed: the others end before their pages' client closes
             for task in refreshing:
                 task.cancel()
@@ -216,14 +220,21 @@ def finish_poll(runtime: Runtime, outcomes: list[PollOutcome], alerts: Counter |
     return outcomes
 
 
-def refresh_feed(runtime: Runtime, claim: ClaimedFeed, result: FetchResult | FetchError) -> PollOutcome:
+def _done(outcome: PollOutcome) -> asyncio.Future:
+    done = asyncio.get_running_loop().create_future()
+    done.set_result(outcome)
+    return done
+
+
+def refresh_feed(runtime: Runtime, claim: ClaimedFeed, result: FetchResult | FetchError,
+                 unchanged: "UnchangedFeeds | None" = None) -> PollOutcome:
     """Everything after the HTTP exchange for one feed, in order: parse the body; ask the store
     which items it has seen; classify the new ones and decide what to write (plan_poll: pure,
     outside any transaction); write it in one short transaction (store.apply_poll). Grouping and
     alerts follow once the poll's feeds are stored (group_pending). A failure is kept on the feed.
     No article page is read here (`monitor replay`); a poll reads them with refresh_feed_async."""
     read = _read_feed(runtime, claim, result)
-    return read if isinstance(read, PollOutcome) else _store_feed(runtime, claim, result, read)
+    return read if isinstance(read, PollOutcome) else _store_feed(runtime, claim, result, read, unchanged)
 
 
 async def refresh_feed_async(runtime: Runtime, claim: ClaimedFeed, result: FetchResult | FetchError,
@@ -302,22 +313,38 @@ def wants_article(item: Item, mode: str, scorers: dict[str, ProfileScorer]) -> b
 
 class UnchangedFeeds:
     """Polls that brought nothing new (most of them: a 304, or only items seen before) write only
-    their feed's new state; those are written together, every UNCHANGED_BATCH feeds and when the
-    poll's feeds are all in, one transaction instead of one per feed. Used from one thread. A
-    stop before the write leaves those feeds claimed, and they are given back (due again)."""
+    their feed's new state; those are written together on the poll's worker thread, every
+    UNCHANGED_BATCH feeds and at `flush`, one transaction instead of one per feed. `add` is
+    called from the event loop (304s) and from the worker. Feeds whose write fails or never
+    comes (a stop) stay claimed until the poll gives its claims back: they are due again."""
 
-    def __init__(self, engine: Engine):
-        self.engine, self.plans = engine, []
+    def __init__(self, engine: Engine, worker: Executor):
+        self.engine, self.worker = engine, worker
+        self.plans: list[PollPlan] = []
+        self.writes: list[Future] = []
+        self.lock = threading.Lock()
 
     def add(self, plan: PollPlan) -> None:
-        self.plans.append(plan)
-        if len(self.plans) >= UNCHANGED_BATCH:
-            self.write()
+        with self.lock:
+            self.plans.append(plan)
+            if len(self.plans) < UNCHANGED_BATCH:
+                return
+        self._write()
 
-    def write(self) -> None:
-        plans, self.plans = self.plans, []
+    async def flush(self) -> None:
+        """Write what is left and wait for every write of the poll."""
+        self._write()
+        for write in self.writes:
+            try:
+                await asyncio.wrap_future(write)
+            except Exception:  # the feeds are given back when the poll ends, due again
+                log.exception("could not store the state of feeds that brought nothing new")
+
+    def _write(self) -> None:
+        with self.lock:
+            plans, self.plans = self.plans, []
         if plans:
-            apply_unchanged(self.engine, plans)
+            self.writes.append(self.worker.submit(apply_unchanged, self.engine, plans))
 
 
 def _store_feed(runtime: Runtime, claim: ClaimedFeed, result: FetchResult, read: _FeedRead,

@@ -1,13 +1,15 @@
 """The store at the size of a large watchlist: no statement binds one parameter per feed, feeds
 leaving the watchlist are no longer claimed or checked, and the migrated schema is the model's."""
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from conftest import ORDINARY, Clock
 from peers import Route, rss
-from sqlalchemy import event, insert, text
+from sqlalchemy import event, insert, text, update
 from sqlmodel import SQLModel, select
 
 from monitor.daemon.health import feed_health
@@ -48,7 +50,7 @@ def test_claiming_a_large_watchlist_binds_no_parameter_per_feed(database_url):
     claimed = claim_feeds(engine, None, now, due_only=True, worker="here:1")
     engine.dispose()
     assert len(claimed) == 2000
-    assert statements.most_parameters("SELECT") < 10
+    assert statements.most_parameters("SELECT") < 10 and statements.most_parameters("UPDATE") < 10
 
 
 def test_a_feed_removed_from_the_watchlist_is_not_claimed_or_checked_until_it_returns(database_url):
@@ -103,11 +105,32 @@ def _estimated_rows(engine, table: str) -> float:
 def test_a_limited_claim_leaves_the_rest_of_the_due_feeds_to_other_workers(database_url):
     engine, now = open_database(database_url), Clock()()
     sync_feeds(engine, [(f"feed-{n}", f"http://127.0.0.1:9/{n}.xml") for n in range(10)], now)
+    with session_scope(engine) as session:  # feed-9 has waited longest, feed-0 the least
+        for n in range(10):
+            session.execute(update(Feed.__table__).where(Feed.__table__.c.name == f"feed-{n}")
+                            .values(next_due_at=now - timedelta(minutes=n)))
     first = claim_feeds(engine, None, now, due_only=True, worker="one:1", limit=4)
     second = claim_feeds(engine, None, now, due_only=True, worker="two:2", limit=100)
     engine.dispose()
-    assert len(first) == 4 and len(second) == 6
+    assert [c.state.name for c in first] == ["feed-9", "feed-8", "feed-7", "feed-6"]
+    assert len(second) == 6
     assert not {c.id for c in first} & {c.id for c in second}
+
+
+def test_workers_claiming_at_the_same_moment_never_share_a_feed(database_url):
+    engine, now = open_database(database_url), Clock()()
+    sync_feeds(engine, [(f"feed-{n}", f"http://127.0.0.1:9/{n}.xml") for n in range(300)], now)
+    start = threading.Barrier(4)
+
+    def claim(worker: str) -> list[int]:
+        start.wait()
+        return [c.id for c in claim_feeds(engine, None, now, due_only=True, worker=worker, limit=100)]
+
+    with ThreadPoolExecutor(4) as pool:
+        claims = list(pool.map(claim, ["a:1", "b:2", "c:3", "d:4"]))
+    engine.dispose()
+    every = [feed_id for claimed in claims for feed_id in claimed]
+    assert len(every) == len(set(every)) == 300
 
 
 def test_feeds_that_bring_nothing_new_are_written_together(feed_server, write_watchlist, make_runtime):

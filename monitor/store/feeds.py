@@ -12,10 +12,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_
+from sqlalchemy import bindparam, case, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
-from sqlmodel import col, select
 
 from ..model import FeedState
 from .database import session_scope
@@ -34,23 +33,27 @@ class ClaimedFeed:
 
 def sync_feeds(engine: Engine, feeds: Iterable[tuple[str, str]], now: datetime) -> None:
     """Make the feed table hold every (name, url) of the watchlist, watched; a changed URL starts
-    afresh; a feed no longer in the watchlist keeps its row and items, unwatched."""
-    wanted = dict(feeds)
+    afresh; a feed no longer in the watchlist keeps its row and items, unwatched. Reads four
+    columns of each row and writes only the rows that change (`monitor poll` syncs every run)."""
+    wanted, feed = dict(feeds), Feed.__table__
+    watch, unwatch, moved = [], [], []
     with session_scope(engine) as session:
-        for feed in session.exec(select(Feed)):
-            url = wanted.pop(feed.name, None)
-            if url is None:
-                if feed.watched:
-                    feed.watched = False
-                    session.add(feed)
-                continue
-            if not feed.watched:
-                feed.watched = True
-                session.add(feed)
-            if feed.url != url:  # a new source: its back catalogue is a first poll again
-                feed.url, feed.etag, feed.last_modified, feed.next_due_at = url, None, None, now
-                feed.last_success_at = None
-                session.add(feed)
+        for feed_id, name, url, watched in session.execute(
+                select(feed.c.id, feed.c.name, feed.c.url, feed.c.watched)):
+            new_url = wanted.pop(name, None)
+            if new_url is None:
+                if watched:
+                    unwatch.append({"b_id": feed_id})
+            elif url != new_url:  # a new source: its back catalogue is a first poll again
+                moved.append({"b_id": feed_id, "url": new_url})
+            elif not watched:
+                watch.append({"b_id": feed_id})
+        by_id = update(feed).where(feed.c.id == bindparam("b_id"))
+        for rows, values in ((unwatch, {"watched": False}), (watch, {"watched": True}),
+                             (moved, dict(watched=True, etag=None, last_modified=None, next_due_at=now,
+                                          last_success_at=None))):
+            if rows:
+                session.execute(by_id.values(**values), rows)
         if wanted:  # another worker may add the same feeds at the same moment: theirs stand
             insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
             session.execute(insert(Feed).on_conflict_do_nothing(index_elements=["name"]),
@@ -63,47 +66,46 @@ def claim_feeds(engine: Engine, names: Iterable[str] | None, now: datetime, due_
     """Claim the named feeds, or with `names` None every watched feed (only those due, with
     `due_only`), for `worker`: each is pushed one lease ahead, so no other worker polls it
     meanwhile. A feed still claimed by a worker that is gone (killed, restarted) is due again at
-    once. The whole watchlist is claimed without binding one parameter per feed. With `limit`, at
-    most that many, the longest due first: other workers share a backlog instead of one taking it."""
+    once. With `limit`, at most that many, the longest due first: other workers share a backlog
+    instead of one taking it. One UPDATE ... RETURNING over the rows a locking subquery picks: no
+    parameter per feed, no ORM object per feed."""
+    feed = Feed.__table__
     with session_scope(engine) as session:
-        query = select(Feed).where(Feed.watched)
+        gone = [w for w in session.execute(select(feed.c.claimed_by).distinct()
+                                           .where(feed.c.claimed_by.is_not(None))).scalars() if is_gone(w)]
+        chosen = select(feed.c.id).where(feed.c.watched)
         if names is not None:
-            query = query.where(col(Feed.name).in_(list(names)))
+            chosen = chosen.where(feed.c.name.in_(list(names)))
         if due_only:
-            query = query.where(or_(Feed.next_due_at <= now, col(Feed.claimed_by).is_not(None)))
-        feeds = session.exec(query.order_by(Feed.next_due_at).limit(limit)
-                             .with_for_update(skip_locked=True)).all()
-        claimed = []
-        for feed in feeds:
-            left = feed.claimed_by is not None and is_gone(feed.claimed_by)
-            if due_only and feed.next_due_at > now and not left:
-                continue
-            if feed.claimed_by is None or left:
-                feed.due_before_claim = feed.next_due_at if not left else now
-            feed.claimed_by, feed.next_due_at = worker, now + lease
-            session.add(feed)
-            claimed.append(ClaimedFeed(feed.id, FeedState(feed.name, feed.url, feed.etag,
-                                                          feed.last_modified),
-                                       first_poll=feed.last_success_at is None))
-        return claimed
+            chosen = chosen.where(or_(feed.c.next_due_at <= now, feed.c.claimed_by.in_(gone)))
+        chosen = chosen.order_by(feed.c.next_due_at).limit(limit).with_for_update(skip_locked=True)
+        due_before = case((feed.c.claimed_by.is_(None), feed.c.next_due_at),
+                          (feed.c.claimed_by.in_(gone), now), else_=feed.c.due_before_claim)
+        rows = session.execute(
+            update(feed).where(feed.c.id.in_(chosen.scalar_subquery()))
+            .values(claimed_by=worker, next_due_at=now + lease, due_before_claim=due_before)
+            .returning(feed.c.id, feed.c.name, feed.c.url, feed.c.etag, feed.c.last_modified,
+                       feed.c.last_success_at, feed.c.due_before_claim)).all()
+    rows.sort(key=lambda row: (row.due_before_claim or now, row.id))  # RETURNING keeps no order
+    return [ClaimedFeed(row.id, FeedState(row.name, row.url, row.etag, row.last_modified),
+                        first_poll=row.last_success_at is None) for row in rows]
 
 
 def next_due(engine: Engine) -> datetime | None:
     """When the next watched feed falls due (claimed feeds count when their lease ends)."""
     with session_scope(engine) as session:
-        return session.exec(select(func.min(Feed.next_due_at)).where(Feed.watched)).one()
+        return session.execute(select(func.min(Feed.next_due_at)).where(Feed.watched)).scalar_one()
 
 
 def release_feeds(engine: Engine, worker: str) -> int:
     """Give back the feeds `worker` claimed and did not finish (a stop, a failed poll): each is
     due again when it was due before the claim."""
+    feed = Feed.__table__
     with session_scope(engine) as session:
-        feeds = session.exec(select(Feed).where(Feed.claimed_by == worker)).all()
-        for feed in feeds:
-            feed.next_due_at = feed.due_before_claim or feed.next_due_at
-            feed.claimed_by = feed.due_before_claim = None
-            session.add(feed)
-        return len(feeds)
+        return session.execute(
+            update(feed).where(feed.c.claimed_by == worker)
+            .values(next_due_at=func.coalesce(feed.c.due_before_claim, feed.c.next_due_at),
+                    claimed_by=None, due_before_claim=None)).rowcount
 
 
 def record_feed_error(engine: Engine, feed_id: int, error: str, now: datetime, interval: timedelta,
