@@ -1,8 +1,7 @@
 """Items and matches: what a feed's poll has seen, and writing a poll's plan in one transaction."""
 
-from sqlalchemy import bindparam, func, insert, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.engine import Engine
-from sqlmodel import col, select
 
 from ..model import Item, PollPlan, Role, ScoredItem, Seen
 from .database import session_scope
@@ -13,6 +12,20 @@ from .tables import Feed, ItemRow, MatchRow
 # Ids other transactions may have taken but not committed when a plan was read (PostgreSQL hands
 # out ids before commit): the re-check at write time looks this far below the plan's newest id.
 IDS_IN_FLIGHT = 10_000
+
+# A poll runs these for every feed that answers: built once, on the tables (no ORM layer, no
+# expression or cache key built per call).
+_ITEM = ItemRow.__table__
+_SINCE = _ITEM.c.id > bindparam("after")
+_KEYS = select(_ITEM.c.key, _ITEM.c.title).where(_ITEM.c.feed_id == bindparam("feed_id"),
+                                                   _ITEM.c.key.in_(bindparam("keys", expanding=True)))
+_KEYS_SINCE = _KEYS.where(_SINCE)
+_URLS = select(_ITEM.c.url).where(_ITEM.c.url.in_(bindparam("urls", expanding=True)))
+_URLS_SINCE = _URLS.where(_SINCE)
+_NEWEST = select(func.max(_ITEM.c.id))
+_INSERT_ITEMS = insert(_ITEM)
+_INSERT_ITEMS_RETURNING_IDS = insert(_ITEM).returning(_ITEM.c.id, sort_by_parameter_order=True)
+_INSERT_MATCHES = insert(MatchRow.__table__)
 
 
 def seen_items(engine: Engine, feed_id: int, items: list[Item]) -> Seen:
@@ -79,27 +92,24 @@ def _seen(session, feed_id: int, items: list[Item], after: int | None = None) ->
 
 def _newest_item(session) -> int | None:
     """Items are only ever added, with growing ids: an unchanged newest id means nothing new."""
-    return session.exec(select(func.max(ItemRow.id))).one()
+    return session.execute(_NEWEST).scalar_one()
 
 
 def known_keys(session, feed_id: int, keys: list[str], after: int | None = None) -> dict[str, str]:
     """Of these keys, those the feed has stored (after that id), with the title stored under each."""
     found: dict[str, str] = {}
+    query = _KEYS if after is None else _KEYS_SINCE
     for chunk in _chunks(keys, 500):
-        query = select(ItemRow.key, ItemRow.title).where(ItemRow.feed_id == feed_id, col(ItemRow.key).in_(chunk))
-        found.update(session.exec(_after(query, after)).all())
+        found.update(session.execute(query, {"feed_id": feed_id, "keys": chunk, "after": after}).all())
     return found
 
 
 def known_urls(session, urls: list[str], after: int | None = None) -> set[str]:
     found: set[str] = set()
+    query = _URLS if after is None else _URLS_SINCE
     for chunk in _chunks(urls, 500):
-        found.update(session.exec(_after(select(ItemRow.url).where(col(ItemRow.url).in_(chunk)), after)))
+        found.update(session.execute(query, {"urls": chunk, "after": after}).scalars())
     return found
-
-
-def _after(query, after: int | None):
-    return query if after is None else query.where(col(ItemRow.id) > after)
 
 
 def _chunks(values: list, size: int):
@@ -115,7 +125,7 @@ def _item_values(plan: PollPlan, item: Item) -> dict:
 def _insert_unmatched(session, plan: PollPlan, items: list[Item]) -> None:
     """Most items match nothing: one multi-row INSERT, no ORM objects (a third of a poll's time)."""
     if items:
-        session.execute(insert(ItemRow), [_item_values(plan, item) for item in items])
+        session.execute(_INSERT_ITEMS, [_item_values(plan, item) for item in items])
 
 
 def _insert_matched(session, plan: PollPlan, matched: list[ScoredItem]) -> int:
@@ -124,12 +134,12 @@ def _insert_matched(session, plan: PollPlan, matched: list[ScoredItem]) -> int:
     that later reports of the same events page; the rest await grouping."""
     if not matched:
         return 0
-    ids = session.execute(insert(ItemRow).returning(ItemRow.id, sort_by_parameter_order=True),
+    ids = session.execute(_INSERT_ITEMS_RETURNING_IDS,
                           [_item_values(plan, scored.item) for scored in matched]).scalars().all()
     verdicts = [dict(item_id=item_id, profile=score.profile, label=score.label, score=score.score,
                      rule=score.rule, evidence=score.evidence(), headline=score.evidence(headline_only=True),
                      layer=score.layer, created_at=plan.polled_at,
                      role=Role.STORED if plan.hold_alerts or scored.stale else None)
                 for item_id, scored in zip(ids, matched) for score in scored.verdicts]
-    session.execute(insert(MatchRow), verdicts)
+    session.execute(_INSERT_MATCHES, verdicts)
     return len(verdicts)
