@@ -253,8 +253,8 @@ class PollPlan:
     polled_at: datetime
     next_due_at: datetime
     seen_as_of: int | None = None  # Seen.as_of of the read the plan was made from
-    # (key, link) of every entry the feed served; None (not modified, no entries): the stored ones stay
-    in_feed: tuple[tuple[str, str | None], ...] | None = None
+    # (key, link, title) of every entry the feed served; None (not modified, no entries): the stored ones stay
+    in_feed: tuple[tuple[str, str | None, str], ...] | None = None
 
 
 @dataclass(frozen=True)

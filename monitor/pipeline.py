@@ -33,7 +33,7 @@ from .errors import FetchError, ParseError, StatusError
 from .incidents import assign, role_of
 from .ingest.article import ArticlePages, RobotsRules
 from .ingest.fetch import fetch_all
-from .ingest.parse import parse_feed
+from .ingest.parse import Entry, read_entries
 from .model import (
     Decision,
     FetchResult,
@@ -262,26 +262,30 @@ def _read_and_choose(runtime: Runtime, claim: ClaimedFeed, result: FetchResult |
 
 @dataclass(frozen=True)
 class _FeedRead:
-    """A feed's items and which of them the store has seen, when the poll read them."""
+    """A feed's new items, which of its entries the store has seen, and what it serves now (the
+    (key, link, title) of every entry), when the poll read them."""
 
     items: list[Item]
     seen: Seen
     now: datetime
     interval: timedelta
     hold_alerts: bool  # a new feed's back catalogue: stored and scored, never paged
+    served: tuple[tuple[str, str | None, str], ...] = ()
 
 
 def _read_feed(runtime: Runtime, claim: ClaimedFeed, result: FetchResult | FetchError
                ) -> _FeedRead | PollOutcome:
     now, interval = runtime.clock(), runtime.interval(claim.state.name)
     try:
-        items = _items_of(claim, result)
+        entries = _entries_of(claim, result)
     except (FetchError, ParseError) as exc:
         metrics.poll_failed(claim.state.name, exc)
         return _failed(runtime, claim, str(exc), now, interval, _retry_after(exc))
-    seen = seen_items(runtime.engine, claim.id, items) if items else Seen()
-    _log_reused_ids(claim.state.name, seen.changed(items))
-    return _FeedRead(items, seen, now, interval, claim.first_poll and not runtime.config.first_poll_alerts)
+    seen = seen_items(runtime.engine, claim.id, entries) if entries else Seen()
+    _log_reused_ids(claim.state.name, seen.changed(entries))
+    return _FeedRead([entry.item() for entry in seen.new(entries)], seen, now, interval,
+                     claim.first_poll and not runtime.config.first_poll_alerts,
+                     tuple((entry.key, entry.url, entry.title) for entry in entries))
 
 
 def _wanting_article(runtime: Runtime, claim: ClaimedFeed, read: _FeedRead) -> list[Item]:
@@ -351,7 +355,8 @@ def _store_feed(runtime: Runtime, claim: ClaimedFeed, result: FetchResult, read:
                 unchanged: UnchangedFeeds | None = None) -> PollOutcome:
     items, now, interval = read.items, read.now, read.interval
     plan = plan_poll(claim, result, items, read.seen, runtime.scorers, now, interval,
-                     hold_alerts=read.hold_alerts, max_item_age=runtime.config.max_item_age)
+                     hold_alerts=read.hold_alerts, max_item_age=runtime.config.max_item_age,
+                     served=read.served)
     try:
         if unchanged is not None and not plan.new_items:
             unchanged.add(plan)
@@ -364,23 +369,25 @@ def _store_feed(runtime: Runtime, claim: ClaimedFeed, result: FetchResult, read:
         metrics.poll_failed(claim.state.name, exc)
         return _failed(runtime, claim, f"could not store the items: {type(exc).__name__}: "
                        f"{str(exc).splitlines()[0][:300]}", now, interval)
-    metrics.poll_done(plan, len(items), new_items)
+    metrics.poll_done(plan, len(read.served), new_items)
     return PollOutcome(claim.state.name, plan.status, new_items, matches,
                        extra={"alerts_held": plan.hold_alerts})
 
 
 def plan_poll(claim: ClaimedFeed, result: FetchResult, items: list[Item], seen: Seen,
               scorers: dict[str, ProfileScorer], now: datetime, interval: timedelta,
-              hold_alerts: bool, max_item_age: timedelta = timedelta(days=7)) -> PollPlan:
+              hold_alerts: bool, max_item_age: timedelta = timedelta(days=7),
+              served: tuple[tuple[str, str | None, str], ...] | None = None) -> PollPlan:
     """What one feed's poll stores: its items not seen before, each with its verdicts (and
-    whether it is too old or dated in the future to page), and the feed's new state. Pure: reads
+    whether it is too old or dated in the future to page), and the feed's new state, with the
+    (key, link, title) of every entry it serves (`served`; by default those of `items`). Pure: reads
     nothing, writes nothing."""
     scored = tuple(ScoredItem(item, tuple(_verdicts(scorers, item)), _stale(item, now, max_item_age))
                    for item in seen.new(items))
     status = PollStatus.NOT_MODIFIED if result.not_modified else PollStatus.OK
     return PollPlan(claim.id, claim.state.name, status, result.etag, result.last_modified, scored,
                     hold_alerts, now, now + interval, seen.as_of,
-                    in_feed=tuple((item.key, item.url) for item in items) or None)
+                    in_feed=(served if served is not None else tuple((i.key, i.url, i.title) for i in items)) or None)
 
 
 def _stale(item: Item, now: datetime, max_item_age: timedelta) -> bool:
@@ -390,12 +397,12 @@ def _stale(item: Item, now: datetime, max_item_age: timedelta) -> bool:
     return published is not None and not now - max_item_age <= published <= now + FUTURE_SKEW
 
 
-def _items_of(claim: ClaimedFeed, result: FetchResult | FetchError) -> list[Item]:
+def _entries_of(claim: ClaimedFeed, result: FetchResult | FetchError) -> list[Entry]:
     if isinstance(result, FetchError):
         raise result
     if result.not_modified:
         return []
-    return parse_feed(result.body, claim.state.name, result.final_url, result.content_type)
+    return read_entries(result.body, claim.state.name, result.final_url, result.content_type)
 
 
 def _log_reused_ids(feed: str, changed: list[Item]) -> None:

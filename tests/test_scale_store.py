@@ -150,3 +150,23 @@ def test_feeds_that_bring_nothing_new_are_written_together(feed_server, write_wa
         feeds = session.exec(select(Feed)).all()
     assert all(f.last_status == "not-modified" and f.claimed_by is None and f.etag == f'"{f.name}"'
                and f.next_due_at > runtime.clock() for f in feeds)
+
+
+def test_a_feed_without_etag_looks_up_only_the_entries_its_last_poll_did_not_serve(
+        feed_server, write_watchlist, make_runtime):
+    """A feed that answers 200 every time (no ETag, no Last-Modified) with one new entry among 30:
+    the store is asked about that one; the others are known from the feed row's digests."""
+    entries = [dict(ORDINARY, guid=f"g{n}", title=f"{ORDINARY['title']} {n}",
+                    link=f"https://news.example/{n}") for n in range(30)]
+    feed_server.routes["/a.xml"] = Route(rss(entries))
+    runtime = make_runtime(write_watchlist(feeds=[{"name": "a", "url": feed_server.url("/a.xml")}]))
+    assert [o.new_items for o in poll(runtime)] == [30]
+    fresh = dict(ORDINARY, guid="g30", title="Council backs the new bus lanes", link="https://news.example/30")
+    feed_server.routes["/a.xml"] = Route(rss([fresh] + entries))
+    statements = _Statements(runtime.engine)
+    assert [o.new_items for o in poll(runtime)] == [1]
+    lookups = [count for verb, count in statements.seen if verb == "SELECT" and count > 1]
+    assert lookups and max(lookups) <= 3, statements.seen  # feed id and one key; one link
+    assert [o.new_items for o in poll(runtime)] == [0]
+    with session_scope(runtime.engine) as session:
+        assert len(session.exec(select(ItemRow)).all()) == 31

@@ -26,6 +26,7 @@ import json
 import logging
 import re
 from collections import Counter
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from urllib.parse import parse_qsl, quote, urlencode, urljoin, urlsplit, urlunsplit
 
@@ -61,24 +62,50 @@ _TRACKING = re.compile(r"^(utm_.*|fbclid|gclid|dclid|msclkid|mc_cid|mc_eid|ocid|
                        r"partner|src|igshid|__twitter_impression|yclid|_ga|guccounter)$", re.I)
 
 
+@dataclass(frozen=True)
+class Entry:
+    """A feed entry read as far as telling whether it is new takes: its key, canonical link and
+    title. `item()` makes the Item; its text (HTML to plain text, the costly part of reading a
+    feed) is made then, so a poll makes it only for the entries it has not seen."""
+
+    feed_name: str
+    key: str
+    url: str | None
+    title: str
+    published: datetime | None
+    source: dict | None = None  # the parser's entry, whose description becomes the text
+    text: str | None = None  # the text, where it was needed early (no title, or the key needs it)
+
+    def item(self) -> Item:
+        text = self.text if self.text is not None else _plain_text(_description(self.source))[:MAX_TEXT]
+        return Item(feed_name=self.feed_name, key=self.key, url=self.url, title=self.title, text=text,
+                    published=self.published)
+
+
 def parse_feed(body: bytes, feed_name: str, url: str = "", content_type: str | None = None, *,
                parser: str = "auto") -> list[Item]:
     """Parse a feed body into Items. Raises Refused (hostile) or NotAFeed (a ParseError each).
 
     parser: "auto" reads the feeds that fit fastparse with feedparser-rs and every other feed
     with feedparser; "feedparser" and "feedparser-rs" use that one alone (for measuring them)."""
+    return [entry.item() for entry in read_entries(body, feed_name, url, content_type, parser=parser)]
+
+
+def read_entries(body: bytes, feed_name: str, url: str = "", content_type: str | None = None, *,
+                 parser: str = "auto") -> list[Entry]:
+    """parse_feed's entries, each made into an Item when asked (Entry.item)."""
     if parser not in PARSERS:
         raise ValueError(f"parser must be one of {', '.join(PARSERS)}, not {parser!r}")
     if not body or not body.strip():
         raise NotAFeed("not a readable feed: the body is empty")
     if _is_json(body, content_type):
-        return parse_json_feed(body, feed_name, url)
+        return [_made(item) for item in parse_json_feed(body, feed_name, url)]
     headers = _response_headers(url, content_type)
     check_entities(body, headers)
     declared = declared_charset(body, content_type)
     entries = _parse_fast(body, _charsets(body, declared)) if parser == "auto" else None
     if entries is not None:
-        return _unique(normalise_entry(entry, feed_name, url) for entry in entries)
+        return _unique(read_entry(entry, feed_name, url) for entry in entries)
     parsed = _parse_xml(body, headers, declared, parser)
     trouble = charset_trouble(declared, parsed.get("encoding"))
     if not parsed.entries and not parsed.feed.get("title") and (parsed.bozo or not parsed.version):
@@ -88,7 +115,11 @@ def parse_feed(body: bytes, feed_name: str, url: str = "", content_type: str | N
                                declared, trouble))
     if trouble:
         _warn_once(feed_name, trouble)
-    return _unique(normalise_entry(entry, feed_name, url) for entry in parsed.entries)
+    return _unique(read_entry(entry, feed_name, url) for entry in parsed.entries)
+
+
+def _made(item: Item) -> Entry:
+    return Entry(item.feed_name, item.key, item.url, item.title, item.published, text=item.text)
 
 
 def _parse_xml(body: bytes, headers: dict[str, str], declared: str | None, parser: str):
@@ -129,8 +160,8 @@ def _parse_fast(body: bytes, charsets: tuple[str | None, ...]) -> list[dict] | N
         return None
 
 
-def _unique(items) -> list[Item]:
-    """The items that are not None, the first of each key."""
+def _unique(items):
+    """The items (or entries) that are not None, the first of each key."""
     unique, seen = [], set()
     for item in items:
         if item and item.key not in seen:
@@ -298,13 +329,24 @@ def _decode_for_scan(body: bytes, headers: dict[str, str] | None = None) -> str:
 
 
 def normalise_entry(entry, feed_name: str, feed_url: str = "") -> Item | None:
+    read = read_entry(entry, feed_name, feed_url)
+    return read.item() if read else None
+
+
+def read_entry(entry, feed_name: str, feed_url: str = "") -> Entry | None:
+    """A parser's entry as an Entry; None when it has neither title nor text. The text is made
+    now only when the entry has no title (it may have nothing) or neither guid nor link (its key
+    is a hash of title and text)."""
     title = _plain_text(entry.get("title") or "")[:MAX_TITLE]
-    text = _plain_text(_description(entry))[:MAX_TEXT]
-    if not title and not text:
-        return None
     link = canonical_url(_absolute(feed_url, entry.get("link") or ""))
-    return Item(feed_name=feed_name, key=item_key(entry.get("id"), link, title, text), url=link,
-                title=title, text=text, published=_published(entry))
+    guid = entry.get("id")
+    text = None
+    if not title or not ((guid and guid.strip()) or link):
+        text = _plain_text(_description(entry))[:MAX_TEXT]
+        if not title and not text:
+            return None
+    return Entry(feed_name, item_key(guid, link, title, text or ""), link, title, _published(entry),
+                 source=entry, text=text)
 
 
 def _absolute(base: str, link: str) -> str:

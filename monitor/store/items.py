@@ -6,7 +6,7 @@ from sqlalchemy.engine import Engine
 from ..model import Item, PollPlan, Role, ScoredItem, Seen
 from .database import session_scope
 from .feeds import success_values
-from .retention import entry_marks
+from .retention import entry_marks, served_again
 from .tables import Feed, ItemRow, MatchRow
 
 # Ids other transactions may have taken but not committed when a plan was read (PostgreSQL hands
@@ -23,15 +23,21 @@ _KEYS_SINCE = _KEYS.where(_SINCE)
 _URLS = select(_ITEM.c.url).where(_ITEM.c.url.in_(bindparam("urls", expanding=True)))
 _URLS_SINCE = _URLS.where(_SINCE)
 _NEWEST = select(func.max(_ITEM.c.id))
+_IN_FEED = select(Feed.__table__.c.in_feed).where(Feed.__table__.c.id == bindparam("feed_id"))
 _INSERT_ITEMS = insert(_ITEM)
 _INSERT_ITEMS_RETURNING_IDS = insert(_ITEM).returning(_ITEM.c.id, sort_by_parameter_order=True)
 _INSERT_MATCHES = insert(MatchRow.__table__)
 
 
-def seen_items(engine: Engine, feed_id: int, items: list[Item]) -> Seen:
-    """Which of the items are stored already: by this feed's key, or by link from any feed."""
+def seen_items(engine: Engine, feed_id: int, items: list) -> Seen:
+    """Which of the items (or parse.Entry) are stored already: by this feed's key, or by link from
+    any feed. Those the feed's last poll served too, under the same title, are known without a
+    lookup (Feed.in_feed, see retention.served_again), so a feed with a few new entries looks up
+    those few."""
     with session_scope(engine) as session:
-        return _seen(session, feed_id, items)
+        again = served_again(session.execute(_IN_FEED, {"feed_id": feed_id}).scalar(), items)
+        seen = _seen(session, feed_id, [item for item in items if item.key not in again])
+    return Seen(seen.keys | again, seen.urls, seen.as_of, seen.titles)
 
 
 def apply_poll(engine: Engine, plan: PollPlan) -> tuple[int, int]:

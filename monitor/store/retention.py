@@ -66,11 +66,24 @@ class Pruned:
         return self.items + self.matches + self.incidents + self.outbox
 
 
-def entry_marks(entries: Iterable[tuple[str, str | None]]) -> dict[str, list[str]]:
-    """What a feed row keeps of the (key, link) of the entries a poll served (Feed.in_feed)."""
+def entry_marks(entries: Iterable[tuple]) -> dict[str, list[str]]:
+    """What a feed row keeps of the (key, link[, title]) of the entries a poll served
+    (Feed.in_feed): digests of the keys and links (for retention), and of each key with its title
+    (for dedupe, see served_again)."""
     entries = list(entries)
-    return {"keys": sorted({_mark(key) for key, _ in entries}),
-            "links": sorted({_mark(link) for _, link in entries if link})}
+    marks = {"keys": sorted({_mark(key) for key, *_ in entries}),
+             "links": sorted({_mark(link) for _, link, *_ in entries if link})}
+    titled = sorted({_mark(f"{key}\n{rest[1]}") for key, *rest in entries if len(rest) > 1})
+    return dict(marks, titled=titled) if titled else marks
+
+
+def served_again(in_feed: dict | None, entries: Iterable) -> set[str]:
+    """The keys of `entries` (anything with .key and .title) that the feed's last poll served
+    under the same title (`in_feed`, as entry_marks wrote it): stored then, and kept since, as
+    retention keeps what a feed still serves. An entry whose key comes with another title is not
+    among them: looking it up tells that the feed reused an id."""
+    titled = set((in_feed or {}).get("titled") or ())
+    return {entry.key for entry in entries if _mark(f"{entry.key}\n{entry.title}") in titled} if titled else set()
 
 
 def _mark(value: str) -> str:
