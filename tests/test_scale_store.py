@@ -174,3 +174,20 @@ def test_a_feed_without_etag_looks_up_only_the_entries_its_last_poll_did_not_ser
     assert [o.new_items for o in poll(runtime)] == [0]
     with session_scope(runtime.engine) as session:
         assert len(session.exec(select(ItemRow)).all()) == 31
+
+
+def test_a_pooled_postgresql_connection_the_server_dropped_is_replaced(database_url, monkeypatch):
+    """pool_pre_ping pinged at every checkout (a round trip per transaction); now a connection is
+    pinged when it sat idle, and one the server dropped meanwhile (a restart) is replaced."""
+    if not database_url.startswith("postgresql"):
+        return
+    from monitor.store import database
+    engine = open_database(database_url, migrate=False)
+    with engine.connect() as connection:
+        pid = connection.execute(text("SELECT pg_backend_pid()")).scalar()
+    with open_database(database_url, migrate=False).connect() as other:
+        other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    monkeypatch.setattr(database, "PING_AFTER_IDLE", 0.0)  # as if it had sat idle for long
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT pg_backend_pid()")).scalar() != pid
+    engine.dispose()

@@ -1,5 +1,6 @@
 """Engine, session and schema migrations (alembic, run to `head` when the database is opened)."""
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -9,11 +10,13 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import event, text
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlmodel import Session, create_engine
 
 from ..errors import ConfigError
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+PING_AFTER_IDLE = 5.0  # seconds a pooled PostgreSQL connection may sit unused before it is pinged
 
 
 def utcnow() -> datetime:
@@ -35,7 +38,10 @@ def open_database(url: str, migrate: bool = True) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _begin_immediate)
     else:
-        engine = create_engine(url, pool_pre_ping=True)
+        engine = create_engine(url)
+        event.listen(engine, "connect", _note_checkin)
+        event.listen(engine, "checkin", _note_checkin)
+        event.listen(engine, "checkout", _ping_if_idle)
     if migrate:
         upgrade(engine)
     return engine
@@ -56,6 +62,24 @@ def _begin_immediate(connection) -> None:
     reads rows and then updates them can then not interleave with another process or thread
     doing the same (FOR UPDATE, which does this on PostgreSQL, means nothing to SQLite)."""
     connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _note_checkin(_dbapi_connection, record) -> None:
+    record.info["idle_since"] = time.monotonic()
+
+
+def _ping_if_idle(dbapi_connection, record, _proxy) -> None:
+    """A pooled PostgreSQL connection idle for PING_AFTER_IDLE is pinged before use, and replaced
+    when the server has dropped it (a restart, an idle timeout): the pool tries a new one. A
+    connection handed back moments ago is not: pinging every checkout (pool_pre_ping) cost a
+    round trip per transaction, as much as a feed's dedupe lookup itself."""
+    if time.monotonic() - record.info.get("idle_since", 0.0) < PING_AFTER_IDLE:
+        return
+    try:
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except Exception as exc:
+        raise DisconnectionError(f"the pooled connection no longer answers: {type(exc).__name__}") from exc
 
 
 MIGRATION_LOCK = 7_401_336_204_518_112  # PostgreSQL advisory lock key: any fixed number, the same everywhere
@@ -83,6 +107,19 @@ def refresh_statistics(engine: Engine) -> None:
     if engine.dialect.name == "postgresql":
         with engine.begin() as connection:
             connection.execute(text("ANALYZE feed, item, match, incident, outbox"))
+
+
+@contextmanager
+def read_scope(engine: Engine) -> Iterator[Session]:
+    """Reads that need no transaction of their own: on PostgreSQL a session in autocommit, so
+    no BEGIN and COMMIT round trips (each statement sees what was committed when it began, as
+    in a READ COMMITTED transaction); on SQLite a session_scope."""
+    if engine.dialect.name != "postgresql":
+        with session_scope(engine) as session:
+            yield session
+        return
+    with Session(engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False) as session:
+        yield session
 
 
 @contextmanager

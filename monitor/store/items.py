@@ -18,7 +18,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Engine
 
 from ..model import Item, PollPlan, Role, ScoredItem, Seen
-from .database import session_scope
+from .database import read_scope, session_scope
 from .feeds import success_values
 from .retention import entry_marks, served_again
 from .tables import Feed, ItemRow, MatchRow
@@ -69,7 +69,7 @@ def seen_items(engine: Engine, feed_id: int, items: list) -> Seen:
     any feed. Those the feed's last poll served too, under the same title, are known without a
     lookup (Feed.in_feed, see retention.served_again), so a feed with a few new entries looks up
     those few."""
-    with session_scope(engine) as session:
+    with read_scope(engine) as session:
         again = served_again(session.execute(_IN_FEED, {"feed_id": feed_id}).scalar(), items)
         seen = _seen(session, feed_id, [item for item in items if item.key not in again])
     return Seen(seen.keys | again, seen.urls, seen.as_of, seen.titles)
