@@ -191,3 +191,21 @@ def test_a_pooled_postgresql_connection_the_server_dropped_is_replaced(database_
     with engine.connect() as connection:
         assert connection.execute(text("SELECT pg_backend_pid()")).scalar() != pid
     engine.dispose()
+
+
+def test_a_lookup_of_more_entries_than_one_sqlite_statement_binds_finds_them_all(database_url):
+    from monitor.model import Item
+    from monitor.store.items import SQLITE_VALUES, seen_items
+    engine, now = open_database(database_url), Clock()()
+    sync_feeds(engine, [("big", "http://127.0.0.1:9/big.xml")], now)
+    count = 2 * SQLITE_VALUES + 7
+    with session_scope(engine) as session:
+        session.execute(insert(ItemRow), [dict(feed_id=1, key=f"k{n}", url=f"https://news.example/{n}", title="t",
+                                               text="", fetched_at=now) for n in range(count)])
+    items = [Item("big", f"k{n}", f"https://news.example/{n}" if n % 2 else None, "t", "", None)
+             for n in range(count + 3)]
+    seen = seen_items(engine, 1, items)
+    engine.dispose()
+    assert seen.keys == {f"k{n}" for n in range(count)}
+    assert seen.urls == {f"https://news.example/{n}" for n in range(1, count, 2)}
+    assert seen.as_of == count

@@ -31,22 +31,21 @@ IDS_IN_FLIGHT = 10_000
 # expression or cache key built per call).
 _ITEM = ItemRow.__table__
 _SINCE = _ITEM.c.id > bindparam("after")
-_KEYS = select(_ITEM.c.key, _ITEM.c.title).where(_ITEM.c.feed_id == bindparam("feed_id"),
-                                                   _ITEM.c.key.in_(bindparam("keys", expanding=True)))
-_KEYS_SINCE = _KEYS.where(_SINCE)
-_URLS = select(_ITEM.c.url).where(_ITEM.c.url.in_(bindparam("urls", expanding=True)))
-_URLS_SINCE = _URLS.where(_SINCE)
+SQLITE_VALUES = 500  # keys or links bound to one SQLite lookup (each value is a parameter there)
 
 
-def _at_once(since: bool):
-    """PostgreSQL: a feed's known keys (part 1), known links (part 2) and the newest id (part 3),
-    the values as arrays (`= ANY`): one parameter and one statement text for any number of
-    values, so psycopg prepares it once per connection."""
+def _lookup(postgresql_form: bool, since: bool):
+    """One statement for a feed's known keys (part 1), known links (part 2) and the newest id
+    (part 3): a statement and its round trip are most of a lookup's cost. On PostgreSQL the
+    values are arrays (`= ANY`): one parameter and one statement text for any number of values,
+    so psycopg prepares it once per connection; on SQLite an IN list."""
     def part(number: int, *columns):
         return select(literal_column(str(number)).label("part"), *columns)
 
     def one_of(column, name: str):
-        return column == any_(bindparam(name, type_=postgresql.ARRAY(column.type)))
+        if postgresql_form:
+            return column == any_(bindparam(name, type_=postgresql.ARRAY(column.type)))
+        return column.in_(bindparam(name, expanding=True))
 
     by_key = part(1, _ITEM.c.key, _ITEM.c.title, cast(null(), Text), cast(null(), BigInteger)).where(
         _ITEM.c.feed_id == bindparam("feed_id"), one_of(_ITEM.c.key, "keys"))
@@ -56,7 +55,7 @@ def _at_once(since: bool):
     return union_all(by_key, by_url, part(3, null(), null(), null(), func.max(_ITEM.c.id)))
 
 
-_AT_ONCE, _AT_ONCE_SINCE = _at_once(since=False), _at_once(since=True)
+_LOOKUPS = {(form, since): _lookup(form, since) for form in (False, True) for since in (False, True)}
 _NEWEST = select(func.max(_ITEM.c.id))
 _IN_FEED = select(Feed.__table__.c.in_feed).where(Feed.__table__.c.id == bindparam("feed_id"))
 _INSERT_ITEMS = insert(_ITEM)
@@ -125,55 +124,28 @@ def _unseen(scored: tuple[ScoredItem, ...], seen: Seen) -> list[ScoredItem]:
 
 def _seen(session, feed_id: int, items: list[Item], after: int | None = None) -> Seen:
     """Seen as of now; with `after`, only among the items stored since that id (those a plan
-    made then could not know: an index range, however large the table)."""
-    keys, urls = [i.key for i in items], [i.url for i in items if i.url]
-    if _on_postgresql(session):
-        return _seen_at_once(session, feed_id, keys, urls, after)
-    titles = known_keys(session, feed_id, keys, after)
-    return Seen(frozenset(titles), frozenset(known_urls(session, urls, after)), _newest_item(session), titles)
-
-
-def _seen_at_once(session, feed_id: int, keys: list[str], urls: list[str], after: int | None) -> Seen:
-    """_seen in one statement on PostgreSQL (one snapshot): a round trip and a statement's
-    client-side cost are most of a lookup there (three statements took twice SQLite's time)."""
-    titles, found, newest = {}, set(), None
-    query = _AT_ONCE if after is None else _AT_ONCE_SINCE
-    for part, key, title, url, top in session.execute(query, {"feed_id": feed_id, "keys": keys, "urls": urls,
-                                                              "after": after}):
-        if part == 1:
-            titles[key] = title
-        elif part == 2:
-            found.add(url)
-        else:
-            newest = top
-    return Seen(frozenset(titles), frozenset(found), newest, titles)
+    made then could not know: an index range, however large the table). As of: the newest id
+    when the first lookup ran."""
+    on_postgresql = session.get_bind().dialect.name == "postgresql"
+    query = _LOOKUPS[on_postgresql, after is not None]
+    chunks = [items] if on_postgresql else list(_chunks(items, SQLITE_VALUES)) or [[]]
+    titles, found, newest = {}, set(), []
+    for chunk in chunks:
+        values = {"feed_id": feed_id, "keys": [i.key for i in chunk], "urls": [i.url for i in chunk if i.url],
+                  "after": after}
+        for part, key, title, url, top in session.execute(query, values):
+            if part == 1:
+                titles[key] = title
+            elif part == 2:
+                found.add(url)
+            else:
+                newest.append(top)
+    return Seen(frozenset(titles), frozenset(found), newest[0], titles)
 
 
 def _newest_item(session) -> int | None:
     """Items are only ever added, with growing ids: an unchanged newest id means nothing new."""
     return session.execute(_NEWEST).scalar_one()
-
-
-def known_keys(session, feed_id: int, keys: list[str], after: int | None = None) -> dict[str, str]:
-    """Of these keys, those the feed has stored (after that id), with the title stored under each."""
-    found: dict[str, str] = {}
-    query = _KEYS if after is None else _KEYS_SINCE
-    for chunk in _chunks(keys, 500):
-        found.update(session.execute(query, {"feed_id": feed_id, "keys": chunk, "after": after}).all())
-    return found
-
-
-def known_urls(session, urls: list[str], after: int | None = None) -> set[str]:
-    found: set[str] = set()
-    query = _URLS if after is None else _URLS_SINCE
-    for chunk in _chunks(urls, 500):
-        found.update(session.execute(query, {"urls": chunk, "after": after}).scalars())
-    return found
-
-
-def _on_postgresql(session) -> bool:
-    return session.get_bind().dialect.name == "postgresql"
-
 
 
 def _chunks(values: list, size: int):
