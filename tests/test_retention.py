@@ -293,8 +293,8 @@ def test_matches_awaiting_grouping_and_items_another_match_holds_stay(world):
 
 def test_items_a_feed_serves_and_each_feeds_newest_stay(world):
     from monitor.store.retention import entry_marks
-    feed = world.feed("a", in_feed=entry_marks([("served", None)]))
-    other = world.feed("b", in_feed=entry_marks([("b-key", "https://news.example/linked")]))
+    feed = world.feed("a", in_feed=entry_marks([("served", None, "Served")]))
+    other = world.feed("b", in_feed=entry_marks([("b-key", "https://news.example/linked", "Linked")]))
     served = world.item(feed, "served")
     linked = world.item(feed, "gone from a", link="https://news.example/linked")  # b serves its link
     gone = world.item(feed, "gone")

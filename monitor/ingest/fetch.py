@@ -3,8 +3,8 @@
 feedparser never fetches by itself; it only parses what this module returns. Many feeds are
 fetched at once, bounded by `FetchConfig.concurrency`, and each has its own total deadline, so
 one slow feed holds up nobody. aiohttp rather than httpx because a request costs a seventh of
-the CPU (bench/README.md, "HTTP client"): at tens of thousands of feeds the client was most of
-a poll's cost.
+the CPU (bench/README.md, "Second scale session"): at tens of thousands of feeds the client was
+most of a poll's cost.
 
 Two guards against hostile servers, each in a small function of its own:
 - `decoder`: the body is read raw and its Content-Encoding (gzip, deflate, at most two layers)
@@ -42,6 +42,7 @@ from ..model import FeedState, FetchResult
 from ..settings.config import FetchConfig
 
 _RETRYABLE_WITH_HINT = {429, 503}
+_REDIRECTS = {301, 302, 303, 307, 308}
 MAX_ENCODINGS = 2  # Content-Encoding layers undone; "gzip, gzip" is the most a real server sends
 MAX_HEADER_LINE = 16 * 1024  # aiohttp's 8 KiB refuses some real servers' cookie headers
 _PIECE = 64 * 1024  # the most bytes one zlib call may produce
@@ -109,9 +110,6 @@ async def _get(client: aiohttp.ClientSession, feed: FeedState, settings: FetchCo
                 return await _read(feed, response, settings)
             url = _redirect_target(response.url, location)  # the redirect's body is never read
     raise TooManyRedirects(f"more than {settings.max_redirects} redirects")
-
-
-_REDIRECTS = {301, 302, 303, 307, 308}
 
 
 def _redirect_target(current: URL, location: str) -> URL:

@@ -66,15 +66,14 @@ class Pruned:
         return self.items + self.matches + self.incidents + self.outbox
 
 
-def entry_marks(entries: Iterable[tuple]) -> dict[str, list[str]]:
-    """What a feed row keeps of the (key, link[, title]) of the entries a poll served
+def entry_marks(entries: Iterable[tuple[str, str | None, str]]) -> dict[str, list[str]]:
+    """What a feed row keeps of the (key, link, title) of the entries a poll served
     (Feed.in_feed): digests of the keys and links (for retention), and of each key with its title
     (for dedupe, see served_again)."""
     entries = list(entries)
-    marks = {"keys": sorted({_mark(key) for key, *_ in entries}),
-             "links": sorted({_mark(link) for _, link, *_ in entries if link})}
-    titled = sorted({_mark(f"{key}\n{rest[1]}") for key, *rest in entries if len(rest) > 1})
-    return dict(marks, titled=titled) if titled else marks
+    return {"keys": sorted({_mark(key) for key, _, _ in entries}),
+            "links": sorted({_mark(link) for _, link, _ in entries if link}),
+            "titled": sorted({_titled_mark(key, title) for key, _, title in entries})}
 
 
 def served_again(in_feed: dict | None, entries: Iterable) -> set[str]:
@@ -83,7 +82,11 @@ def served_again(in_feed: dict | None, entries: Iterable) -> set[str]:
     retention keeps what a feed still serves. An entry whose key comes with another title is not
     among them: looking it up tells that the feed reused an id."""
     titled = set((in_feed or {}).get("titled") or ())
-    return {entry.key for entry in entries if _mark(f"{entry.key}\n{entry.title}") in titled} if titled else set()
+    return {entry.key for entry in entries if _titled_mark(entry.key, entry.title) in titled} if titled else set()
+
+
+def _titled_mark(key: str, title: str) -> str:
+    return _mark(f"{key}\n{title}")
 
 
 def _mark(value: str) -> str:
