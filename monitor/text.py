@@ -98,6 +98,8 @@ def html_to_text(markup: str) -> str:
 
 
 def _tidy(text: str) -> str:
+    if text.isprintable() and "  " not in text and text[:1] != " " and text[-1:] != " ":
+        return text  # one line, single spaces (isprintable: no other space or line break)
     lines = (_SPACES.sub(" ", line).strip() for line in text.splitlines())
     return "\n".join(line for line in lines if line)
 

@@ -377,3 +377,29 @@ def test_item_keys_from_a_feed_are_stable_across_parses():
     assert [i.key for i in first] == [i.key for i in second]
     assert [i.key for i in first][:2] == ["id:https://example.com/a/1", "url:https://example.com/b"]
     assert first[2].key.startswith("sha:")
+
+
+def test_links_taken_as_canonical_already_are_what_the_full_steps_give(real_feed_links):
+    """canonical_url gives back links of a plain shape without taking them apart: each such link,
+    from the real outlet feeds and a few of odd characters, is what the full steps make of it."""
+    from monitor.ingest.parse import _CANONICAL_ALREADY, _canonical
+    odd = ["https://example.com/a%20b", "https://example.com/a:b@c;d=1,e", "https://ex-ample.co.uk/~u/x.html",
+           "http://1.2.3.4/", "https://example.com//double", "https://example.com/a/./b/../c",
+           "https://example.com/!$&'*+"]
+    plain = [link for link in real_feed_links + odd if _CANONICAL_ALREADY.fullmatch(link)]
+    assert len(plain) > 100
+    assert [_canonical(link) for link in plain] == plain
+    for other in ("https://Example.com/a", "https://example.com:8443/a", "https://example.com/a?b=1",
+                  "https://u@example.com/a", "https://example.com", "https://example.com/a#f",
+                  "https://example.com/a b", "https://example.com/(a)", "https://example.com/é"):
+        assert not _CANONICAL_ALREADY.fullmatch(other)
+
+
+@pytest.fixture(scope="module")
+def real_feed_links():
+    from test_corpus import REAL_FEEDS as folder
+    links = [m.decode() for path in sorted(folder.glob("*.xml"))
+             for m in re.findall(rb"https?://[^\s<>\"']+", path.read_bytes())]
+    if not links:
+        pytest.skip(f"no real feeds at {folder}")
+    return links

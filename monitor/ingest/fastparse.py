@@ -265,7 +265,8 @@ def _atom_link(attributes: dict[str, str], chosen: str | None) -> str | None:
 
 
 def _entry(entry, item: _Item, version: str) -> dict:
-    """An entry as normalise_entry reads it from feedparser."""
+    """An entry as read_entry reads it from feedparser, but for its dates: their texts, which
+    parsed_dates reads."""
     summary = entry.get("summary")
     content = [part.get("value") for part in entry.get("content") or []]
     if "media:description" in item.children:
@@ -276,10 +277,17 @@ def _entry(entry, item: _Item, version: str) -> dict:
     view = {"title": _as_feedparser_text(entry.get("title")), "link": _link(entry, item, version),
             "id": _id(entry, item), "summary": _as_feedparser_text(summary),
             "content": [{"value": _as_feedparser_text(text)} for text in content],
-            "published_parsed": _date(entry.get("published"))}
+            "published": entry.get("published")}
     if version == "atom10":  # RSS 2.0 items have no updated date in feedparser
-        view["updated_parsed"] = _date(entry.get("updated"))
+        view["updated"] = entry.get("updated")
     return view
+
+
+def parsed_dates(view: dict):
+    """The entry's published and updated dates as feedparser gives them (published_parsed,
+    updated_parsed), read one by one as asked for: a poll reads the dates of new entries only."""
+    for field in ("published", "updated"):
+        yield _date(view.get(field))
 
 
 def _link_dropped(entry, item: _Item, version: str) -> bool:
