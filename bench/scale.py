@@ -76,7 +76,7 @@ from monitor.ingest.parse import parse_feed  # noqa: E402
 from monitor.pipeline import Runtime, poll  # noqa: E402
 from monitor.settings.config import FetchConfig, load_config, parse_duration  # noqa: E402
 from monitor.store import Feed, ItemRow, open_database  # noqa: E402
-from monitor.store.database import session_scope  # noqa: E402
+from monitor.store.database import read_scope  # noqa: E402
 from monitor.store.items import _seen, seen_items  # noqa: E402
 
 PROFILES_DIR = ROOT / "monitor" / "profiles"
@@ -456,8 +456,8 @@ def child_seen(spec: dict) -> dict:
                  for name, url in spec["feeds"]]
 
     def every_entry(feed_id, items):
-        with session_scope(engine) as session:
-            return _seen(session, feed_id, items)
+        with read_scope(engine) as connection:
+            return _seen(connection, feed_id, items)
 
     look_up = every_entry if spec.get("every_entry") else functools.partial(seen_items, engine)
     look_up(*feeds[0])  # a poll's connections are open already

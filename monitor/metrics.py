@@ -57,8 +57,9 @@ def poll_done(plan: PollPlan, items_seen: int, items_new: int) -> None:
     """A feed polled and stored: its result, the items it had, those new, and their matches (as
     planned: an item another worker stored meanwhile still counts here)."""
     POLLS.labels(plan.feed_name, plan.status).inc()
-    ITEMS_SEEN.labels(plan.feed_name).inc(items_seen)
-    ITEMS_NEW.labels(plan.feed_name).inc(items_new)
+    if items_seen:  # not a 304: most polls, and a label lookup costs more than the poll's other records
+        ITEMS_SEEN.labels(plan.feed_name).inc(items_seen)
+        ITEMS_NEW.labels(plan.feed_name).inc(items_new)
     for scored in plan.new_items:
         for verdict in scored.verdicts:
             MATCHES.labels(verdict.profile, verdict.label).inc()

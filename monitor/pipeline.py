@@ -55,7 +55,7 @@ from .store import utcnow
 from .store.database import refresh_statistics
 from .store.feeds import ClaimedFeed, claim_feeds, record_feed_error, release_feeds, sync_feeds
 from .store.incidents import Grouping, grouping
-from .store.items import apply_poll, apply_unchanged, seen_items
+from .store.items import apply_poll, apply_polls, apply_unchanged, seen_items
 from .store.workers import worker_id
 from .text import lede, with_article
 
@@ -158,7 +158,7 @@ async def _refresh_as_they_answer(runtime: Runtime, claims: dict[str, ClaimedFee
     refreshing: list[asyncio.Future] = []
     slots = asyncio.Semaphore(2 * runtime.config.fetch.concurrency)
     worker = ThreadPoolExecutor(1, thread_name_prefix="refresh")
-    unchanged = UnchangedFeeds(runtime.engine, worker)
+    unchanged, writes = UnchangedFeeds(runtime.engine, worker), NewItemWrites(runtime, worker)
     async with ArticlePages(runtime.config.fetch, runtime.robots) as pages:
         try:
             async for state, result in fetch_all([c.state for c in claims.values()], runtime.config.fetch):
@@ -168,7 +168,7 @@ async def _refresh_as_they_answer(runtime: Runtime, claims: dict[str, ClaimedFee
                     continue
                 await slots.acquire()
                 task = asyncio.create_task(refresh_feed_async(runtime, claims[state.name], result, pages,
-                                                              worker, unchanged))
+                                                              worker, unchanged, writes))
                 task.add_done_callback(lambda _: slots.release())
                 refreshing.append(task)
             for task in refreshing:
@@ -239,10 +239,12 @@ def refresh_feed(runtime: Runtime, claim: ClaimedFeed, result: FetchResult | Fet
 
 async def refresh_feed_async(runtime: Runtime, claim: ClaimedFeed, result: FetchResult | FetchError,
                              pages: ArticlePages, worker: Executor | None = None,
-                             unchanged: "UnchangedFeeds | None" = None) -> PollOutcome:
+                             unchanged: "UnchangedFeeds | None" = None,
+                             writes: "NewItemWrites | None" = None) -> PollOutcome:
     """refresh_feed, with the article pages of the new items that ask for one (full_text) read
     between asking the store and classifying: their text is scored and stored with the item's.
-    The work that is not waiting (parse, score, store) runs on `worker`."""
+    The work that is not waiting (parse, score, store) runs on `worker`; with `writes`, new items
+    are stored together with other feeds' (NewItemWrites)."""
     loop = asyncio.get_running_loop()
     read, wanted = await loop.run_in_executor(worker, _read_and_choose, runtime, claim, result)
     if isinstance(read, PollOutcome):
@@ -251,7 +253,17 @@ async def refresh_feed_async(runtime: Runtime, claim: ClaimedFeed, result: Fetch
         texts = await pages.texts([item.url for item in wanted])
         read = replace(read, items=[replace(item, text=with_article(item.text, texts[item.url]))
                                     if item.url in texts else item for item in read.items])
-    return await loop.run_in_executor(worker, _store_feed, runtime, claim, result, read, unchanged)
+    if writes is None:
+        return await loop.run_in_executor(worker, _store_feed, runtime, claim, result, read, unchanged)
+    plan = await loop.run_in_executor(worker, _plan_feed, runtime, claim, result, read)
+    if not plan.new_items and unchanged is not None:
+        unchanged.add(plan)
+        return _stored(plan, read, 0, 0)
+    try:
+        new_items, matches = await asyncio.wrap_future(writes.add(plan))
+    except Exception as exc:  # noqa: BLE001 - kept on the feed, as _store_feed does
+        return await loop.run_in_executor(worker, _store_failed, runtime, claim, read, exc)
+    return _stored(plan, read, new_items, matches)
 
 
 def _read_and_choose(runtime: Runtime, claim: ClaimedFeed, result: FetchResult | FetchError
@@ -351,12 +363,60 @@ class UnchangedFeeds:
             self.writes.append(self.worker.submit(apply_unchanged, self.engine, plans))
 
 
+class NewItemWrites:
+    """Polls that brought new items, stored several in one transaction (store.apply_polls) on the
+    poll's worker thread: each `add` queues a write behind the work already waiting there, and
+    the first of those writes to run stores every poll added by then. A busy worker (a first poll
+    of many feeds) stores many at a time; an idle one stores each at once, so no page waits on
+    others. A batch the database refuses is stored again feed by feed: a bad row fails its own
+    feed only."""
+
+    def __init__(self, runtime: Runtime, worker: Executor):
+        self.runtime, self.worker = runtime, worker
+        self.waiting: list[tuple[PollPlan, Future]] = []
+        self.lock = threading.Lock()
+
+    def add(self, plan: PollPlan) -> Future:
+        """The (new items, matches) stored, once written."""
+        written: Future = Future()
+        with self.lock:
+            self.waiting.append((plan, written))
+        self.worker.submit(self._write)
+        return written
+
+    def _write(self) -> None:
+        with self.lock:
+            batch, self.waiting = self.waiting, []
+        batch = [(plan, written) for plan, written in batch if written.set_running_or_notify_cancel()]
+        if not batch:
+            return
+        try:
+            counts = apply_polls(self.runtime.engine, [plan for plan, _ in batch])
+        except Exception as exc:
+            if len(batch) == 1:
+                batch[0][1].set_exception(exc)
+                return
+            log.warning("storing %d feeds' new items together failed (%s); each is stored on its own",
+                        len(batch), type(exc).__name__)
+            counts = [self._write_alone(plan, written) for plan, written in batch]
+        else:
+            for (_, written), stored in zip(batch, counts):
+                written.set_result(stored)
+        self.runtime.count_stored(sum(new_items for new_items, _ in counts))
+
+    def _write_alone(self, plan: PollPlan, written: Future) -> tuple[int, int]:
+        try:
+            stored = apply_poll(self.runtime.engine, plan)
+        except Exception as exc:
+            written.set_exception(exc)
+            return 0, 0
+        written.set_result(stored)
+        return stored
+
+
 def _store_feed(runtime: Runtime, claim: ClaimedFeed, result: FetchResult, read: _FeedRead,
                 unchanged: UnchangedFeeds | None = None) -> PollOutcome:
-    items, now, interval = read.items, read.now, read.interval
-    plan = plan_poll(claim, result, items, read.seen, runtime.scorers, now, interval,
-                     hold_alerts=read.hold_alerts, max_item_age=runtime.config.max_item_age,
-                     served=read.served)
+    plan = _plan_feed(runtime, claim, result, read)
     try:
         if unchanged is not None and not plan.new_items:
             unchanged.add(plan)
@@ -365,13 +425,26 @@ def _store_feed(runtime: Runtime, claim: ClaimedFeed, result: FetchResult, read:
             new_items, matches = apply_poll(runtime.engine, plan)
             runtime.count_stored(new_items)  # mid-poll: a first poll of thousands of feeds needs it
     except Exception as exc:  # e.g. a value the database refuses: rolled back, kept on the feed
-        log.exception("storing feed %s failed", claim.state.name)
-        metrics.poll_failed(claim.state.name, exc)
-        return _failed(runtime, claim, f"could not store the items: {type(exc).__name__}: "
-                       f"{str(exc).splitlines()[0][:300]}", now, interval)
+        return _store_failed(runtime, claim, read, exc)
+    return _stored(plan, read, new_items, matches)
+
+
+def _plan_feed(runtime: Runtime, claim: ClaimedFeed, result: FetchResult, read: _FeedRead) -> PollPlan:
+    return plan_poll(claim, result, read.items, read.seen, runtime.scorers, read.now, read.interval,
+                     hold_alerts=read.hold_alerts, max_item_age=runtime.config.max_item_age,
+                     served=read.served)
+
+
+def _stored(plan: PollPlan, read: _FeedRead, new_items: int, matches: int) -> PollOutcome:
     metrics.poll_done(plan, len(read.served), new_items)
-    return PollOutcome(claim.state.name, plan.status, new_items, matches,
-                       extra={"alerts_held": plan.hold_alerts})
+    return PollOutcome(plan.feed_name, plan.status, new_items, matches, extra={"alerts_held": plan.hold_alerts})
+
+
+def _store_failed(runtime: Runtime, claim: ClaimedFeed, read: _FeedRead, exc: Exception) -> PollOutcome:
+    log.error("storing feed %s failed", claim.state.name, exc_info=exc)
+    metrics.poll_failed(claim.state.name, exc)
+    return _failed(runtime, claim, f"could not store the items: {type(exc).__name__}: "
+                   f"{str(exc).splitlines()[0][:300]}", read.now, read.interval)
 
 
 def plan_poll(claim: ClaimedFeed, result: FetchResult, items: list[Item], seen: Seen,

@@ -9,13 +9,14 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import event, text
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlmodel import Session, create_engine
 
 from ..errors import ConfigError
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+_READS_ONLY = "monitor_reads_only"  # execution option: an SQLite session that begins no transaction
 PING_AFTER_IDLE = 5.0  # seconds a pooled PostgreSQL connection may sit unused before it is pinged
 
 
@@ -60,8 +61,10 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
 def _begin_immediate(connection) -> None:
     """Take SQLite's write lock when a transaction begins, not at its first write: a claim that
     reads rows and then updates them can then not interleave with another process or thread
-    doing the same (FOR UPDATE, which does this on PostgreSQL, means nothing to SQLite)."""
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    doing the same (FOR UPDATE, which does this on PostgreSQL, means nothing to SQLite). Reads
+    (read_scope) begin nothing: each statement is a transaction of its own, and no write waits."""
+    if not connection.get_execution_options().get(_READS_ONLY):
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def _note_checkin(_dbapi_connection, record) -> None:
@@ -110,16 +113,17 @@ def refresh_statistics(engine: Engine) -> None:
 
 
 @contextmanager
-def read_scope(engine: Engine) -> Iterator[Session]:
-    """Reads that need no transaction of their own: on PostgreSQL a session in autocommit, so
-    no BEGIN and COMMIT round trips (each statement sees what was committed when it began, as
-    in a READ COMMITTED transaction); on SQLite a session_scope."""
-    if engine.dialect.name != "postgresql":
-        with session_scope(engine) as session:
-            yield session
-        return
-    with Session(engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False) as session:
-        yield session
+def read_scope(engine: Engine) -> Iterator[Connection]:
+    """A connection for reads that need no transaction of their own: each statement sees what
+    was committed when it began, as in a READ COMMITTED transaction, with no BEGIN and COMMIT
+    (round trips on PostgreSQL, the write lock on SQLite). A Core connection, not a Session:
+    half the cost per use, which a poll pays per feed."""
+    with engine.connect() as connection:
+        if engine.dialect.name == "postgresql":
+            connection.execution_options(isolation_level="AUTOCOMMIT")
+        else:  # the connections are in autocommit already (_sqlite_pragmas): keep _begin_immediate out
+            connection.execution_options(**{_READS_ONLY: True})
+        yield connection
 
 
 @contextmanager

@@ -1,4 +1,6 @@
-"""Items and matches: what a feed's poll has seen, and writing a poll's plan in one transaction."""
+"""Items and matches: what a feed's poll has seen, and writing polls' plans in one transaction."""
+
+from collections import Counter
 
 from sqlalchemy import (
     BigInteger,
@@ -18,7 +20,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Engine
 
 from ..model import Item, PollPlan, Role, ScoredItem, Seen
-from .database import read_scope, session_scope
+from .database import read_scope
 from .feeds import success_values
 from .retention import entry_marks, served_again
 from .tables import Feed, ItemRow, MatchRow
@@ -61,6 +63,9 @@ _IN_FEED = select(Feed.__table__.c.in_feed).where(Feed.__table__.c.id == bindpar
 _INSERT_ITEMS = insert(_ITEM)
 _INSERT_ITEMS_RETURNING_IDS = insert(_ITEM).returning(_ITEM.c.id, sort_by_parameter_order=True)
 _INSERT_MATCHES = insert(MatchRow.__table__)
+_FEED = Feed.__table__
+_UPDATE_FEED = update(_FEED).where(_FEED.c.id == bindparam("b_id"))
+_UPDATE_FEED_STATE = _UPDATE_FEED.values(items_seen=_FEED.c.items_seen + bindparam("b_added"))
 
 
 def seen_items(engine: Engine, feed_id: int, items: list) -> Seen:
@@ -68,20 +73,42 @@ def seen_items(engine: Engine, feed_id: int, items: list) -> Seen:
     any feed. Those the feed's last poll served too, under the same title, are known without a
     lookup (Feed.in_feed, see retention.served_again), so a feed with a few new entries looks up
     those few."""
-    with read_scope(engine) as session:
-        again = served_again(session.execute(_IN_FEED, {"feed_id": feed_id}).scalar(), items)
-        seen = _seen(session, feed_id, [item for item in items if item.key not in again])
+    with read_scope(engine) as connection:
+        again = served_again(connection.execute(_IN_FEED, {"feed_id": feed_id}).scalar(), items)
+        seen = _seen(connection, feed_id, [item for item in items if item.key not in again])
     return Seen(seen.keys | again, seen.urls, seen.as_of, seen.titles)
 
 
 def apply_poll(engine: Engine, plan: PollPlan) -> tuple[int, int]:
-    """Write one feed's poll in one short transaction: its new items, their matches (awaiting
-    grouping, or kept as a back catalogue) and the feed's new state. An item stored since the
-    plan was made (another worker, another feed with the same link) is skipped here, so each
-    item is stored once; when no item was stored since (the newest id is the same), the plan
-    stands as it is. Returns (new items, matches) stored."""
-    with session_scope(engine) as session:
-        return _apply(session, plan)
+    """Write one feed's poll in one short transaction (apply_polls). Returns (new items, matches)
+    stored."""
+    return apply_polls(engine, [plan])[0]
+
+
+def apply_polls(engine: Engine, plans: list[PollPlan]) -> list[tuple[int, int]]:
+    """Write several feeds' polls in one transaction: their new items, the items' matches
+    (awaiting grouping, or kept as a back catalogue) and each feed's new state, a few statements
+    for them all. An item stored since its plan was made (another worker, another feed with the
+    same link, an earlier plan of these) is skipped, so each item is stored once; when no item was
+    stored since (the newest id is the plan's), the plan stands as it is. Returns (new items,
+    matches) stored per plan."""
+    with engine.begin() as connection:  # Core: a Session's bookkeeping costs more than these statements
+        newest = _newest_item(connection) if any(plan.new_items for plan in plans) else None
+        news, links = [], set()  # links: those of the items these plans store
+        for plan in plans:
+            new = list(plan.new_items)
+            if new and (plan.seen_as_of is None or newest != plan.seen_as_of):
+                since = None if plan.seen_as_of is None else plan.seen_as_of - IDS_IN_FLIGHT
+                new = _unseen(plan.new_items, _seen(connection, plan.feed_id, [s.item for s in new], since))
+            new = [scored for scored in new if scored.item.url is None or scored.item.url not in links]
+            links.update(scored.item.url for scored in new if scored.item.url)
+            news.append(new)
+        _insert_unmatched(connection, [(plan, scored.item) for plan, new in zip(plans, news)
+                                    for scored in new if not scored.verdicts])
+        matches = _insert_matched(connection, [(plan, scored) for plan, new in zip(plans, news)
+                                            for scored in new if scored.verdicts])
+        _update_feeds(connection, plans, [len(new) for new in news])
+    return [(len(new), matches.get(plan.feed_id, 0)) for plan, new in zip(plans, news)]
 
 
 def apply_unchanged(engine: Engine, plans: list[PollPlan]) -> None:
@@ -91,28 +118,22 @@ def apply_unchanged(engine: Engine, plans: list[PollPlan]) -> None:
                              plan.next_due_at) for plan in plans]
     entries = [{"b_id": plan.feed_id, "in_feed": entry_marks(plan.in_feed)}
                for plan in plans if plan.in_feed is not None]
-    feed = Feed.__table__
-    with session_scope(engine) as session:
-        session.execute(update(feed).where(feed.c.id == bindparam("b_id")), states)
+    with engine.begin() as connection:
+        connection.execute(_UPDATE_FEED, states)
         if entries:
-            session.execute(update(feed).where(feed.c.id == bindparam("b_id")), entries)
+            connection.execute(_UPDATE_FEED, entries)
 
 
-def _apply(session, plan: PollPlan) -> tuple[int, int]:
-    new = list(plan.new_items)
-    if new and (plan.seen_as_of is None or _newest_item(session) != plan.seen_as_of):
-        since = None if plan.seen_as_of is None else plan.seen_as_of - IDS_IN_FLIGHT
-        new = _unseen(plan.new_items, _seen(session, plan.feed_id, [s.item for s in new], since))
-    _insert_unmatched(session, plan, [s.item for s in new if not s.verdicts])
-    matches = _insert_matched(session, plan, [scored for scored in new if scored.verdicts])
-    state = success_values(plan.feed_id, plan.status, plan.etag, plan.last_modified, plan.polled_at,
-                           plan.next_due_at)
-    del state["b_id"]
-    if plan.in_feed is not None:  # what the feed serves now: retention keeps those (store/retention.py)
-        state["in_feed"] = entry_marks(plan.in_feed)
-    session.execute(update(Feed.__table__).where(Feed.__table__.c.id == plan.feed_id)
-                    .values(items_seen=Feed.__table__.c.items_seen + len(new), **state))
-    return len(new), matches
+def _update_feeds(connection, plans: list[PollPlan], stored: list[int]) -> None:
+    """Each feed's new state, with the count of its items stored, and what it serves now (the
+    entries retention keeps, store/retention.py) where the poll read entries."""
+    states = [dict(success_values(plan.feed_id, plan.status, plan.etag, plan.last_modified, plan.polled_at,
+                                  plan.next_due_at), b_added=added) for plan, added in zip(plans, stored)]
+    connection.execute(_UPDATE_FEED_STATE, states)
+    entries = [{"b_id": plan.feed_id, "in_feed": entry_marks(plan.in_feed)}
+               for plan in plans if plan.in_feed is not None]
+    if entries:
+        connection.execute(_UPDATE_FEED, entries)
 
 
 def _unseen(scored: tuple[ScoredItem, ...], seen: Seen) -> list[ScoredItem]:
@@ -122,18 +143,18 @@ def _unseen(scored: tuple[ScoredItem, ...], seen: Seen) -> list[ScoredItem]:
     return [s for s in scored if id(s.item) in keep]
 
 
-def _seen(session, feed_id: int, items: list[Item], after: int | None = None) -> Seen:
+def _seen(connection, feed_id: int, items: list[Item], after: int | None = None) -> Seen:
     """Seen as of now; with `after`, only among the items stored since that id (those a plan
     made then could not know: an index range, however large the table). As of: the newest id
     when the first lookup ran."""
-    on_postgresql = session.get_bind().dialect.name == "postgresql"
+    on_postgresql = connection.dialect.name == "postgresql"
     query = _LOOKUPS[on_postgresql, after is not None]
     chunks = [items] if on_postgresql else list(_chunks(items, SQLITE_VALUES)) or [[]]
     titles, found, newest = {}, set(), []
     for chunk in chunks:
         values = {"feed_id": feed_id, "keys": [i.key for i in chunk], "urls": [i.url for i in chunk if i.url],
                   "after": after}
-        for part, key, title, url, top in session.execute(query, values):
+        for part, key, title, url, top in connection.execute(query, values):
             if part == 1:
                 titles[key] = title
             elif part == 2:
@@ -143,9 +164,9 @@ def _seen(session, feed_id: int, items: list[Item], after: int | None = None) ->
     return Seen(frozenset(titles), frozenset(found), newest[0], titles)
 
 
-def _newest_item(session) -> int | None:
+def _newest_item(connection) -> int | None:
     """Items are only ever added, with growing ids: an unchanged newest id means nothing new."""
-    return session.execute(_NEWEST).scalar_one()
+    return connection.execute(_NEWEST).scalar_one()
 
 
 def _chunks(values: list, size: int):
@@ -158,24 +179,25 @@ def _item_values(plan: PollPlan, item: Item) -> dict:
                 published_at=item.published, fetched_at=plan.polled_at)
 
 
-def _insert_unmatched(session, plan: PollPlan, items: list[Item]) -> None:
+def _insert_unmatched(connection, items: list[tuple[PollPlan, Item]]) -> None:
     """Most items match nothing: one multi-row INSERT, no ORM objects (a third of a poll's time)."""
     if items:
-        session.execute(_INSERT_ITEMS, [_item_values(plan, item) for item in items])
+        connection.execute(_INSERT_ITEMS, [_item_values(plan, item) for plan, item in items])
 
 
-def _insert_matched(session, plan: PollPlan, matched: list[ScoredItem]) -> int:
+def _insert_matched(connection, matched: list[tuple[PollPlan, ScoredItem]]) -> Counter:
     """The items and their verdicts, in two multi-row INSERTs (the items' ids come back in the
     order given). A new feed's back catalogue (`hold_alerts`) is stored as such, never grouped, so
-    that later reports of the same events page; the rest await grouping."""
+    that later reports of the same events page; the rest await grouping. Returns the matches
+    stored per feed id."""
     if not matched:
-        return 0
-    ids = session.execute(_INSERT_ITEMS_RETURNING_IDS,
-                          [_item_values(plan, scored.item) for scored in matched]).scalars().all()
+        return Counter()
+    ids = connection.execute(_INSERT_ITEMS_RETURNING_IDS,
+                          [_item_values(plan, scored.item) for plan, scored in matched]).scalars().all()
     verdicts = [dict(item_id=item_id, profile=score.profile, label=score.label, score=score.score,
                      rule=score.rule, evidence=score.evidence(), headline=score.evidence(headline_only=True),
                      layer=score.layer, created_at=plan.polled_at,
                      role=Role.STORED if plan.hold_alerts or scored.stale else None)
-                for item_id, scored in zip(ids, matched) for score in scored.verdicts]
-    session.execute(_INSERT_MATCHES, verdicts)
-    return len(verdicts)
+                for item_id, (plan, scored) in zip(ids, matched) for score in scored.verdicts]
+    connection.execute(_INSERT_MATCHES, verdicts)
+    return Counter(plan.feed_id for plan, scored in matched for _ in scored.verdicts)
