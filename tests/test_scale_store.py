@@ -33,12 +33,14 @@ class _Statements:
 
     def __init__(self, engine):
         self.seen: list[tuple[str, int]] = []
+        self.texts: list[str] = []
         self.values: list = []  # every value bound to a SELECT, lists (PostgreSQL arrays) spread out
         event.listen(engine, "before_cursor_execute", self._record)
 
     def _record(self, _conn, _cursor, statement, parameters, _context, executemany):
         count = 0 if executemany or parameters is None else len(parameters)
         self.seen.append((statement.split()[0], count))
+        self.texts.append(statement)
         if parameters and not executemany and statement.lstrip().upper().startswith("SELECT"):
             for value in (parameters.values() if isinstance(parameters, dict) else parameters):
                 self.values.extend(value if isinstance(value, list) else [value])
@@ -171,7 +173,10 @@ def test_a_feed_without_etag_looks_up_only_the_entries_its_last_poll_did_not_ser
     assert [o.new_items for o in poll(runtime)] == [1]
     keys_bound = [value for value in statements.values if isinstance(value, str) and value.startswith("id:g")]
     assert keys_bound == ["id:g30"], statements.values  # looked up: the new entry's key alone
+    statements = _Statements(runtime.engine)
     assert [o.new_items for o in poll(runtime)] == [0]
+    lookups = [text for text in statements.texts if "UNION ALL" in text]
+    assert lookups == []  # every entry served last time: no lookup at all
     with session_scope(runtime.engine) as session:
         assert len(session.exec(select(ItemRow)).all()) == 31
 

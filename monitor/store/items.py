@@ -72,10 +72,13 @@ def seen_items(engine: Engine, feed_id: int, items: list) -> Seen:
     """Which of the items (or parse.Entry) are stored already: by this feed's key, or by link from
     any feed. Those the feed's last poll served too, under the same title, are known without a
     lookup (Feed.in_feed, see retention.served_again), so a feed with a few new entries looks up
-    those few."""
+    those few, and one with none looks up nothing."""
     with read_scope(engine) as connection:
         again = served_again(connection.execute(_IN_FEED, {"feed_id": feed_id}).scalar(), items)
-        seen = _seen(connection, feed_id, [item for item in items if item.key not in again])
+        others = [item for item in items if item.key not in again]
+        if not others:  # nothing new, so nothing to write: as_of (for the write's re-check) is not needed
+            return Seen(frozenset(again))
+        seen = _seen(connection, feed_id, others)
     return Seen(seen.keys | again, seen.urls, seen.as_of, seen.titles)
 
 
