@@ -18,6 +18,7 @@ from monitor.pipeline import poll
 from monitor.retention import cutoffs, prune_database
 from monitor.settings.config import load_config
 from monitor.store import Feed, IncidentRow, ItemRow, MatchRow, OutboxRow, open_database
+from monitor.store.tables import FeedEntries
 from monitor.store.retention import Cutoffs, prune
 from peers import Route, rss
 
@@ -187,7 +188,9 @@ class World:
 
     def feed(self, name=None, in_feed=None) -> Feed:
         name = name or f"feed{len(self.feeds)}"
-        feed = self._add(Feed(name=name, url=f"https://{name}.example/rss", next_due_at=NOW, in_feed=in_feed))
+        feed = self._add(Feed(name=name, url=f"https://{name}.example/rss", next_due_at=NOW))
+        if in_feed is not None:
+            self._add(FeedEntries(feed_id=feed.id, marks=in_feed))
         self.feeds.append(feed.id)
         return feed
 

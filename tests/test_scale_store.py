@@ -1,6 +1,7 @@
 """The store at the size of a large watchlist: no statement binds one parameter per feed, feeds
 leaving the watchlist are no longer claimed or checked, and the migrated schema is the model's."""
 
+import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -9,7 +10,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from conftest import ORDINARY, Clock
 from peers import Route, rss
-from sqlalchemy import event, insert, text, update
+from sqlalchemy import create_engine, event, insert, text, update
 from sqlmodel import SQLModel, select
 
 from monitor.daemon.health import feed_health
@@ -214,3 +215,31 @@ def test_a_lookup_of_more_entries_than_one_sqlite_statement_binds_finds_them_all
     assert seen.keys == {f"k{n}" for n in range(count)}
     assert seen.urls == {f"https://news.example/{n}" for n in range(1, count, 2)}
     assert seen.as_of == count
+
+
+def test_upgrading_moves_each_feeds_digests_to_their_own_table(tmp_path):
+    """0009: the digests a feed row kept (0008's feed.in_feed) move to feed_entries; the feeds,
+    their items and the references between them stay as they were."""
+    from monitor.store.database import _sqlite_pragmas, upgrade
+    from monitor.store.tables import FeedEntries
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    engine = create_engine(url)
+    event.listen(engine, "connect", _sqlite_pragmas)
+    upgrade(engine, "0008")
+    marks = {"keys": ["k1"], "links": ["l1"], "titled": ["t1"]}
+    with engine.begin() as connection:
+        for feed_id, digests in ((1, json.dumps(marks)), (2, None), (3, "null")):  # polled; never; JSON null
+            connection.execute(text("INSERT INTO feed (id, name, url, next_due_at, error_count, items_seen, "
+                                    "watched, in_feed) VALUES (:id, :name, 'https://x.example/rss', "
+                                    "'2026-11-30 00:00:00', 0, 0, 1, :marks)"),
+                               {"id": feed_id, "name": f"f{feed_id}", "marks": digests})
+            connection.execute(text("INSERT INTO item (feed_id, key, title, text, fetched_at) VALUES "
+                                    "(:id, 'k', 't', '', '2026-11-30 00:00:00')"), {"id": feed_id})
+    engine.dispose()
+    migrated = open_database(url)
+    with session_scope(migrated) as session:
+        assert [(row.feed_id, row.marks) for row in session.exec(select(FeedEntries))] == [(1, marks)]
+        assert sorted(f.name for f in session.exec(select(Feed))) == ["f1", "f2", "f3"]
+        assert sorted(i.feed_id for i in session.exec(select(ItemRow))) == [1, 2, 3]
+        assert session.execute(text("PRAGMA foreign_key_check")).all() == []

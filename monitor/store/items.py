@@ -16,14 +16,14 @@ from sqlalchemy import (
     union_all,
     update,
 )
-from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
 from ..model import Item, PollPlan, Role, ScoredItem, Seen
 from .database import read_scope
 from .feeds import success_values
 from .retention import entry_marks, served_again
-from .tables import Feed, ItemRow, MatchRow
+from .tables import Feed, FeedEntries, ItemRow, MatchRow
 
 # Ids other transactions may have taken but not committed when a plan was read (PostgreSQL hands
 # out ids before commit): the re-check at write time looks this far below the plan's newest id.
@@ -59,7 +59,8 @@ def _lookup(postgresql_form: bool, since: bool):
 
 _LOOKUPS = {(form, since): _lookup(form, since) for form in (False, True) for since in (False, True)}
 _NEWEST = select(func.max(_ITEM.c.id))
-_IN_FEED = select(Feed.__table__.c.in_feed).where(Feed.__table__.c.id == bindparam("feed_id"))
+_ENTRIES = FeedEntries.__table__
+_IN_FEED = select(_ENTRIES.c.marks).where(_ENTRIES.c.feed_id == bindparam("feed_id"))
 _INSERT_ITEMS = insert(_ITEM)
 _INSERT_ITEMS_RETURNING_IDS = insert(_ITEM).returning(_ITEM.c.id, sort_by_parameter_order=True)
 _INSERT_MATCHES = insert(MatchRow.__table__)
@@ -68,10 +69,19 @@ _UPDATE_FEED = update(_FEED).where(_FEED.c.id == bindparam("b_id"))
 _UPDATE_FEED_STATE = _UPDATE_FEED.values(items_seen=_FEED.c.items_seen + bindparam("b_added"))
 
 
+def _upsert_entries(dialect_insert):
+    statement = dialect_insert(_ENTRIES)
+    return statement.on_conflict_do_update(index_elements=[_ENTRIES.c.feed_id],
+                                           set_={"marks": statement.excluded.marks})
+
+
+_UPSERT_ENTRIES = {"postgresql": _upsert_entries(postgresql.insert), "sqlite": _upsert_entries(sqlite.insert)}
+
+
 def seen_items(engine: Engine, feed_id: int, items: list) -> Seen:
     """Which of the items (or parse.Entry) are stored already: by this feed's key, or by link from
     any feed. Those the feed's last poll served too, under the same title, are known without a
-    lookup (Feed.in_feed, see retention.served_again), so a feed with a few new entries looks up
+    lookup (FeedEntries, see retention.served_again), so a feed with a few new entries looks up
     those few, and one with none looks up nothing."""
     with read_scope(engine) as connection:
         again = served_again(connection.execute(_IN_FEED, {"feed_id": feed_id}).scalar(), items)
@@ -119,12 +129,9 @@ def apply_unchanged(engine: Engine, plans: list[PollPlan]) -> None:
     feed state alone, in one transaction of two statements (no ORM object per feed)."""
     states = [success_values(plan.feed_id, plan.status, plan.etag, plan.last_modified, plan.polled_at,
                              plan.next_due_at) for plan in plans]
-    entries = [{"b_id": plan.feed_id, "in_feed": entry_marks(plan.in_feed)}
-               for plan in plans if plan.in_feed is not None]
     with engine.begin() as connection:
         connection.execute(_UPDATE_FEED, states)
-        if entries:
-            connection.execute(_UPDATE_FEED, entries)
+        _write_entries(connection, plans)
 
 
 def _update_feeds(connection, plans: list[PollPlan], stored: list[int]) -> None:
@@ -133,10 +140,15 @@ def _update_feeds(connection, plans: list[PollPlan], stored: list[int]) -> None:
     states = [dict(success_values(plan.feed_id, plan.status, plan.etag, plan.last_modified, plan.polled_at,
                                   plan.next_due_at), b_added=added) for plan, added in zip(plans, stored)]
     connection.execute(_UPDATE_FEED_STATE, states)
-    entries = [{"b_id": plan.feed_id, "in_feed": entry_marks(plan.in_feed)}
+    _write_entries(connection, plans)
+
+
+def _write_entries(connection, plans: list[PollPlan]) -> None:
+    """What each feed that served entries serves now (FeedEntries)."""
+    entries = [{"feed_id": plan.feed_id, "marks": entry_marks(plan.in_feed)}
                for plan in plans if plan.in_feed is not None]
     if entries:
-        connection.execute(_UPDATE_FEED, entries)
+        connection.execute(_UPSERT_ENTRIES[connection.dialect.name], entries)
 
 
 def _unseen(scored: tuple[ScoredItem, ...], seen: Seen) -> list[ScoredItem]:

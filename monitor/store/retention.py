@@ -18,7 +18,7 @@ What never goes:
 - an item its feed still serves: dedupe knows an item by its feed's key and by its link, so an
   item deleted while a feed still carries it would come back as new and could page again. Each
   feed row keeps short digests of the keys and links of the entries its last poll served
-  (`Feed.in_feed`, written with the poll); an item whose key is in its feed's, or whose link is in
+  (`FeedEntries`, written with the poll); an item whose key is in its feed's, or whose link is in
   any feed's, stays until the feeds drop it. (One that drops out and comes back later is new again;
   retention is longer than `max_item_age`, so if it is dated it is stale and never pages.)
 - each feed's newest item (the feed's health, and the poll's "nothing new since" check, read it).
@@ -38,7 +38,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from ..model import OUTBOX_OPEN, OutboxStatus
-from .tables import Feed, IncidentRow, ItemRow, MatchRow, OutboxRow
+from .tables import FeedEntries, IncidentRow, ItemRow, MatchRow, OutboxRow
 
 BATCH = 500  # rows examined per transaction
 _DONE = (OutboxStatus.SENT, OutboxStatus.MERGED)
@@ -68,7 +68,7 @@ class Pruned:
 
 def entry_marks(entries: Iterable[tuple[str, str | None, str]]) -> dict[str, list[str]]:
     """What a feed row keeps of the (key, link, title) of the entries a poll served
-    (Feed.in_feed): digests of the keys and links (for retention), and of each key with its title
+    (FeedEntries): digests of the keys and links (for retention), and of each key with its title
     (for dedupe, see served_again)."""
     entries = list(entries)
     return {"keys": sorted({_mark(key) for key, _, _ in entries}),
@@ -142,9 +142,7 @@ def _batch(engine: Engine, dry_run: bool):
 def _served(engine: Engine) -> _Served:
     served = _Served()
     with Session(engine) as session:
-        for feed_id, marks in session.exec(select(Feed.id, Feed.in_feed)):
-            if not marks:  # never polled with entries (a JSON null, or NULL)
-                continue
+        for feed_id, marks in session.exec(select(FeedEntries.feed_id, FeedEntries.marks)):
             served.keys.update((feed_id, mark) for mark in marks.get("keys", ()))
             served.links.update(marks.get("links", ()))
         served.newest.update(session.exec(select(func.max(ItemRow.id)).group_by(ItemRow.feed_id)))

@@ -27,9 +27,17 @@ class Feed(SQLModel, table=True):
     claimed_by: str | None = Field(default=None, max_length=200)  # the worker polling it now
     due_before_claim: datetime | None = None  # next_due_at before the claim, restored on release
     watched: bool = Field(default=True, sa_column_kwargs={"server_default": sa_true()})  # in the watchlist
-    # Short digests of the keys and links the feed served at its last poll with entries: retention
-    # never deletes items still in a feed, or they would come back as new (store/retention.py).
-    in_feed: dict | None = Field(default=None, sa_column=Column(JSON))
+
+
+class FeedEntries(SQLModel, table=True):
+    """Short digests of the entries a feed served at its last poll with entries (keys, links, keys
+    with titles: retention.entry_marks): retention never deletes items still in a feed, or they
+    would come back as new, and a poll looks up only the entries not served then. Apart from the
+    feed row, which every claim and 304 rewrites (on SQLite an UPDATE rewrites the whole row)."""
+
+    __tablename__ = "feed_entries"
+    feed_id: int = Field(foreign_key="feed.id", primary_key=True)
+    marks: dict = Field(sa_column=Column(JSON, nullable=False))
 
 
 class ItemRow(SQLModel, table=True):
