@@ -2,6 +2,8 @@
 routing, rendering and writing the outbox. No feed server: the poll's items are built here."""
 
 import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 
 from sqlmodel import Session, select
@@ -10,10 +12,10 @@ from conftest import INCIDENT, INCIDENT_2, ORDINARY
 from monitor.alerts.render import alert_message, message_for, outbox_messages
 from monitor.alerts.routing import LOG_CHANNEL, route_channels
 from monitor.model import FeedState, FetchResult, Item, Label, PollStatus, Role, Seen
-from monitor.pipeline import group_pending, plan_poll
+from monitor.pipeline import NewItemWrites, group_pending, plan_poll
 from monitor.store import ItemRow, MatchRow, OutboxRow
 from monitor.store.feeds import ClaimedFeed, claim_feeds, sync_feeds
-from monitor.store.items import apply_poll, seen_items
+from monitor.store.items import apply_poll, apply_polls, seen_items
 
 PROFILE = "iraq-syria-militia-attacks"
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=timezone.utc)
@@ -183,3 +185,59 @@ def test_an_item_another_feed_stored_after_the_plan_was_read_is_skipped(write_wa
     assert apply_poll(runtime.engine, plan(a, [_item(2, INCIDENT, url="https://news.example/same")])) == (1, 1)
     assert apply_poll(runtime.engine, late) == (0, 0)
     assert len(_rows(runtime, MatchRow)) == 1
+
+
+def _plan(runtime, name: str, items: list[Item]):
+    claim = _claim(runtime, name)
+    return plan_poll(claim, _ok(name), items, seen_items(runtime.engine, claim.id, items), runtime.scorers,
+                     NOW, timedelta(minutes=10), hold_alerts=False)
+
+
+def test_several_feeds_polls_are_stored_together_each_item_once(write_watchlist, make_runtime):
+    """apply_polls: three feeds in one transaction; an item whose link a plan before it in the
+    batch stores (another feed carrying the same story) is skipped, as if stored before."""
+    runtime = _runtime(write_watchlist, make_runtime)
+    plans = [_plan(runtime, "a", [_item(0, INCIDENT, "a"), _item(1, ORDINARY, "a")]),
+             _plan(runtime, "b", [_item(2, ORDINARY, "b", url="https://news.example/1")]),  # a's link
+             _plan(runtime, "c", [_item(3, INCIDENT_2, "c")])]
+
+    assert apply_polls(runtime.engine, plans) == [(2, 1), (0, 0), (1, 1)]
+    assert sorted((row.feed_id, row.key) for row in _rows(runtime, ItemRow)) == [
+        (plans[0].feed_id, "key-0"), (plans[0].feed_id, "key-1"), (plans[2].feed_id, "key-3")]
+    assert apply_polls(runtime.engine, plans) == [(0, 0), (0, 0), (0, 0)]  # stored already
+
+
+def test_a_batch_the_database_refuses_is_stored_feed_by_feed(write_watchlist, make_runtime):
+    """NewItemWrites: polls queued while the worker is busy are written in one transaction; when
+    the database refuses one feed's row, that feed fails alone and the others are stored."""
+    runtime = _runtime(write_watchlist, make_runtime)
+    _refuse_titles_with(runtime.engine, "REFUSED")
+    refused = dict(ORDINARY, title="REFUSED " + ORDINARY["title"])
+    plans = [_plan(runtime, "a", [_item(0, ORDINARY, "a")]), _plan(runtime, "b", [_item(1, refused, "b")]),
+             _plan(runtime, "c", [_item(2, INCIDENT, "c")])]
+    worker, busy = ThreadPoolExecutor(1), threading.Event()
+    worker.submit(busy.wait)  # the three queue up behind this, as behind other feeds' parsing
+    writes = NewItemWrites(runtime, worker)
+    written = [writes.add(plan) for plan in plans]
+    busy.set()
+    try:
+        assert written[0].result(timeout=30) == (1, 0)
+        assert "refused" in str(written[1].exception(timeout=30))
+        assert written[2].result(timeout=30) == (1, 1)
+    finally:
+        worker.shutdown()
+    assert sorted(row.key for row in _rows(runtime, ItemRow)) == ["key-0", "key-2"]
+
+
+def _refuse_titles_with(engine, word: str) -> None:
+    """A database rule that refuses an item row (as a database refuses a value it cannot keep)."""
+    with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.exec_driver_sql(
+                "CREATE FUNCTION refuse_title() RETURNS trigger AS $$ BEGIN IF strpos(NEW.title, "
+                f"'{word}') > 0 THEN RAISE EXCEPTION 'title refused'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql")
+            connection.exec_driver_sql("CREATE TRIGGER refuse_title BEFORE INSERT ON item FOR EACH ROW "
+                                       "EXECUTE FUNCTION refuse_title()")
+        else:
+            connection.exec_driver_sql(f"CREATE TRIGGER refuse_title BEFORE INSERT ON item WHEN "
+                                       f"instr(NEW.title, '{word}') > 0 BEGIN SELECT RAISE(ABORT, 'title refused'); END")
