@@ -16,7 +16,7 @@ from sqlmodel import Session, create_engine
 from ..errors import ConfigError
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
-_READS_ONLY = "monitor_reads_only"  # execution option: an SQLite session that begins no transaction
+_READS_ONLY = "monitor_reads_only"  # execution option: an SQLite connection that begins no transaction
 PING_AFTER_IDLE = 5.0  # seconds a pooled PostgreSQL connection may sit unused before it is pinged
 
 

@@ -117,9 +117,9 @@ def apply_polls(engine: Engine, plans: list[PollPlan]) -> list[tuple[int, int]]:
             links.update(scored.item.url for scored in new if scored.item.url)
             news.append(new)
         _insert_unmatched(connection, [(plan, scored.item) for plan, new in zip(plans, news)
-                                    for scored in new if not scored.verdicts])
+                                       for scored in new if not scored.verdicts])
         matches = _insert_matched(connection, [(plan, scored) for plan, new in zip(plans, news)
-                                            for scored in new if scored.verdicts])
+                                               for scored in new if scored.verdicts])
         _update_feeds(connection, plans, [len(new) for new in news])
     return [(len(new), matches.get(plan.feed_id, 0)) for plan, new in zip(plans, news)]
 
