@@ -55,7 +55,7 @@ from .store import utcnow
 from .store.database import refresh_statistics
 from .store.feeds import ClaimedFeed, claim_feeds, record_feed_error, release_feeds, sync_feeds
 from .store.incidents import Grouping, grouping
-from .store.items import apply_poll, apply_polls, apply_unchanged, seen_items
+from .store.items import apply_poll, apply_polls, seen_items
 from .store.workers import worker_id
 from .text import lede, with_article
 
@@ -360,7 +360,7 @@ class UnchangedFeeds:
         with self.lock:
             plans, self.plans = self.plans, []
         if plans:
-            self.writes.append(self.worker.submit(apply_unchanged, self.engine, plans))
+            self.writes.append(self.worker.submit(apply_polls, self.engine, plans))
 
 
 class NewItemWrites:

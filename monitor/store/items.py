@@ -104,7 +104,8 @@ def apply_polls(engine: Engine, plans: list[PollPlan]) -> list[tuple[int, int]]:
     for them all. An item stored since its plan was made (another worker, another feed with the
     same link, an earlier plan of these) is skipped, so each item is stored once; when no item was
     stored since (the newest id is the plan's), the plan stands as it is. Returns (new items,
-    matches) stored per plan."""
+    matches) stored per plan. Polls that brought nothing new (304s) cost the feed-state UPDATE
+    alone."""
     with engine.begin() as connection:  # Core: a Session's bookkeeping costs more than these statements
         newest = _newest_item(connection) if any(plan.new_items for plan in plans) else None
         news, links = [], set()  # links: those of the items these plans store
@@ -122,16 +123,6 @@ def apply_polls(engine: Engine, plans: list[PollPlan]) -> list[tuple[int, int]]:
                                                for scored in new if scored.verdicts])
         _update_feeds(connection, plans, [len(new) for new in news])
     return [(len(new), matches.get(plan.feed_id, 0)) for plan, new in zip(plans, news)]
-
-
-def apply_unchanged(engine: Engine, plans: list[PollPlan]) -> None:
-    """Write several feeds' polls that brought no new item (a 304, or only items seen before): their
-    feed state alone, in one transaction of two statements (no ORM object per feed)."""
-    states = [success_values(plan.feed_id, plan.status, plan.etag, plan.last_modified, plan.polled_at,
-                             plan.next_due_at) for plan in plans]
-    with engine.begin() as connection:
-        connection.execute(_UPDATE_FEED, states)
-        _write_entries(connection, plans)
 
 
 def _update_feeds(connection, plans: list[PollPlan], stored: list[int]) -> None:
@@ -208,7 +199,7 @@ def _insert_matched(connection, matched: list[tuple[PollPlan, ScoredItem]]) -> C
     if not matched:
         return Counter()
     ids = connection.execute(_INSERT_ITEMS_RETURNING_IDS,
-                          [_item_values(plan, scored.item) for plan, scored in matched]).scalars().all()
+                             [_item_values(plan, scored.item) for plan, scored in matched]).scalars().all()
     verdicts = [dict(item_id=item_id, profile=score.profile, label=score.label, score=score.score,
                      rule=score.rule, evidence=score.evidence(), headline=score.evidence(headline_only=True),
                      layer=score.layer, created_at=plan.polled_at,
