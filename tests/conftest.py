@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 import yaml
 from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 from peers import FeedServer, JsonEndpoint, SmtpSink
 
@@ -19,6 +20,26 @@ INCIDENT = {"title": "Rocket attack hits US base in eastern Syria, no casualties
 INCIDENT_2 = {"title": "Drone attack on Ain al-Asad air base in Iraq wounds two US troops",
               "text": "An explosive-laden drone hit the base in Anbar province overnight."}
 ORDINARY = {"title": "Houston Rockets win in overtime", "text": "The team beat Denver 120-118."}
+
+
+def pytest_configure(config):
+    """Under pytest-xdist (the README's command runs one worker per core) each worker gets a
+    PostgreSQL database of its own beside MONITOR_TEST_DATABASE_URL's (`test` -> `test_gw0`),
+    created empty, since the tests wipe the database they use."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    base = os.environ.get("MONITOR_TEST_DATABASE_URL")
+    if not worker or not base:
+        return
+    base_url = make_url(base)
+    name = f"{base_url.database}_{worker}"
+    admin = create_engine(base_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        admin.dispose()
+    os.environ["MONITOR_TEST_DATABASE_URL"] = base_url.set(database=name).render_as_string(hide_password=False)
 
 
 class Clock:
