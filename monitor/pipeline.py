@@ -500,8 +500,8 @@ def _failed(runtime: Runtime, claim: ClaimedFeed, error: str, now: datetime, int
 
 def _verdicts(scorers: dict[str, ProfileScorer], item: Item) -> list[Score]:
     """The item's verdicts that are not `none`, one per profile at most."""
-    verdicts = (scorer.score(item.title, item.text) for scorer in scorers.values())
-    return [verdict for verdict in verdicts if verdict.label != Label.NONE]
+    verdicts = (scorer.label(item.title, item.text) for scorer in scorers.values())
+    return [verdict for verdict in verdicts if verdict is not None]
 
 
 def _group_or_leave_pending(runtime: Runtime) -> Counter:

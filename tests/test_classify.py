@@ -1,16 +1,22 @@
 """Table-driven checks of the rule classifier with the shipped profile, and a second profile."""
 
+import gzip
+import json
 from pathlib import Path
 
 import pytest
 import yaml
 
 from monitor.classify.rules import Classifier
+from monitor.classify.scorer import ProfileScorer
+from monitor.model import Label
 from monitor.settings.profile import expand, load_profile
 
 ROOT = Path(__file__).resolve().parent.parent
 PROFILE = ROOT / "config" / "profiles" / "iraq-syria-militia-attacks.yaml"
 CASES = yaml.safe_load((Path(__file__).parent / "data" / "classifier_cases.yaml").read_text())
+CAMPAIGN = Path(__file__).parent / "data" / "campaign.jsonl"
+DEV = ROOT.parent / "shared" / "eval" / "dev.jsonl.gz"
 
 
 @pytest.fixture(scope="module")
@@ -108,3 +114,23 @@ def test_an_unrelated_profile(tmp_path):
     assert fires.score("School fire drill: pupils evacuated from the village hall").label == "none"
     assert fires.score("Rumour spread like wildfire through the town").label == "none"
     assert fires.score("Quarterly earnings beat forecasts").label == "none"
+
+
+def test_the_polls_shortcut_gives_the_verdict_score_gives():
+    """ProfileScorer.label skips scoring an item whose groups cannot make any rule fire: it must
+    give the same verdict as `score` for every item that is not `none`, and None for the rest.
+    On the project's own items, and on every 5th labelled real item when shared/ is beside."""
+    scorer = ProfileScorer(load_profile(PROFILE))
+    items = [(case["title"], case.get("text", "")) for case in CASES]
+    items += [(row["title"], row["text"]) for row in map(json.loads, CAMPAIGN.read_text().splitlines())]
+    if DEV.exists():
+        with gzip.open(DEV, "rt", encoding="utf-8") as lines:
+            items += [(row["title"], row["text"]) for n, row in enumerate(map(json.loads, lines)) if n % 5 == 0]
+    skipped = 0
+    for title, text in items:
+        verdict = scorer.score(title, text)
+        expected = None if verdict.label == Label.NONE else verdict
+        assert scorer.label(title, text) == expected, title
+        skipped += verdict.label == Label.NONE and verdict.score > 0 and \
+            not scorer.rules.may_fire(scorer.rules.groups_anywhere(title, text))
+    assert skipped > len(items) // 10  # the shortcut is taken: many items name a weekday or a place

@@ -19,7 +19,9 @@ The class is the strongest rule that fired and whose threshold (and `min_score`)
 reaches. A hit lying inside a longer hit of a negative or of a `mask` group is dropped first.
 
 Most items match nothing: the whole item is folded once and run through the automaton, and only
-when something is found is it split into sentences and scored.
+when something is found is it split into sentences and scored. A poll wants only labels: it skips
+the scoring too when the groups found cannot make any rule fire (`may_fire`), as for most items
+that name only a weekday or a place.
 """
 
 import math
@@ -132,21 +134,27 @@ class Classifier:
         return [h for h in found if not any(s <= h.start and h.end <= e and e - s > h.end - h.start
                                             for s, e in masks)]
 
-    def _anything(self, title: str, text: str) -> bool:
-        """Cheap pre-check on the whole item folded at once: does any term occur at all?"""
+    def groups_anywhere(self, title: str, text: str) -> set[str]:
+        """The groups with a term anywhere in the item, from the whole item folded at once: a
+        cheap first look. Masks are not applied, so the groups of any hit `score` counts are
+        among these."""
         cased = " " + fold_cased(title + "\n" + text) + " "
-        return next(self._matches(cased, cased.lower()), None) is not None
+        return {p.group for _, _, p in self._matches(cased, cased.lower())}
 
     def prefilter(self, title: str, text: str) -> bool:
         """A cheap first look (is an article page worth reading?): does a term of a group that an
         incident rule requires occur at all (in the shipped profile: an attack word, a weapon or a
         US target)? Groups a rule only wants nearby (a weekday, a place, a casualty word) do not
         count: nearly every other headline has one."""
-        cased = " " + fold_cased(title + "\n" + text) + " "
-        return any(p.group in self._incident_core for _, _, p in self._matches(cased, cased.lower()))
+        return not self._incident_core.isdisjoint(self.groups_anywhere(title, text))
+
+    def may_fire(self, groups: set[str]) -> bool:
+        """Whether some rule's groups are all among `groups` (from groups_anywhere): without that
+        no rule fires and the label is `none` whatever the score."""
+        return any(_covers(rule.requirements(), groups) for rule in self._rules)
 
     def score(self, title: str, text: str = "") -> Score:
-        if not self._anything(title, text):
+        if not self.groups_anywhere(title, text):
             return Score(self.profile.name, Label.NONE, 0.0)
         folded = FoldedText.of(title, text)
         all_hits = self.hits(folded)

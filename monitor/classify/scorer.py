@@ -3,7 +3,7 @@ profile, its learned layer."""
 
 from pathlib import Path
 
-from ..model import Score
+from ..model import Label, Score
 from ..settings.profile import Profile
 from .learned import MODEL_SUFFIX, LearnedModel, load_learned
 from .rules import Classifier
@@ -23,6 +23,14 @@ class ProfileScorer:
     def score(self, title: str, text: str = "") -> Score:
         verdict = self.rules.score(title, text)
         return self.model.combine(self.profile, title, text, verdict) if self.model else verdict
+
+    def label(self, title: str, text: str = "") -> Score | None:
+        """The verdict when its label is not `none`, else None. Without a learned layer (which may
+        page what no rule fires on) an item whose terms cannot make a rule fire is not scored."""
+        if self.model is None and not self.rules.may_fire(self.rules.groups_anywhere(title, text)):
+            return None
+        verdict = self.score(title, text)
+        return verdict if verdict.label != Label.NONE else None
 
 
 def load_scorers(profiles: dict[str, Profile], profiles_dir: Path | None) -> dict[str, ProfileScorer]:
