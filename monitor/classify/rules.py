@@ -101,8 +101,10 @@ class Classifier:
         for term in profile.negatives:
             self._add(_NEGATIVE, term)
         self._automaton.make_automaton()
-        # incident rules are tried first, each class in file order
-        self._rules = sorted(profile.rules, key=lambda rule: rule.label != Label.INCIDENT)
+        # incident rules are tried first, each class in file order; each with its groups, read
+        # once rather than for every item
+        self._rules = [(rule, rule.requirements()) for rule in
+                       sorted(profile.rules, key=lambda rule: rule.label != Label.INCIDENT)]
         self._incident_core = {group for rule in profile.rules if rule.label == Label.INCIDENT
                                for alternatives in rule.requirements() for group in alternatives}
 
@@ -151,7 +153,7 @@ class Classifier:
     def may_fire(self, groups: set[str]) -> bool:
         """Whether some rule's groups are all among `groups` (from groups_anywhere): without that
         no rule fires and the label is `none` whatever the score."""
-        return any(_covers(rule.requirements(), groups) for rule in self._rules)
+        return any(_covers(requirements, groups) for _, requirements in self._rules)
 
     def score(self, title: str, text: str = "") -> Score:
         if not self.groups_anywhere(title, text):
@@ -167,9 +169,9 @@ class Classifier:
             by_sentence.setdefault(hit.sentence, set()).add(hit.group)
         base = self._concept_score(hits, has_title)
         present = set().union(*by_sentence.values())
-        fired = [(rule, window) for rule in self._rules
-                 if _covers(rule.requirements(), present)
-                 and (window := _window(rule, by_sentence, has_title)) is not None]
+        fired = [(rule, window) for rule, requirements in self._rules
+                 if _covers(requirements, present)
+                 and (window := _window(rule, requirements, by_sentence, has_title)) is not None]
         best_window = min((w for _, w in fired), key=lambda w: w[1] - w[0], default=None)
         bonus = self.profile.cooccurrence_bonus if fired else 0.0
         penalty = self._penalty(negatives, best_window, has_title)
@@ -216,9 +218,10 @@ def _covers(requirements, groups: set[str]) -> bool:
     return all(not groups.isdisjoint(alternatives) for alternatives in requirements)
 
 
-def _window(rule: Rule, by_sentence: dict[int, set[str]], has_title: bool) -> tuple[int, int] | None:
+def _window(rule: Rule, requirements, by_sentence: dict[int, set[str]],
+            has_title: bool) -> tuple[int, int] | None:
     """(first, last) sentence of the tightest window where the rule holds, if there is one."""
-    requirements, near = rule.requirements(), rule.near_requirements()
+    near = rule.near_requirements()
     unless = set(rule.unless)
     if unless and has_title and not unless.isdisjoint(by_sentence.get(0, ())):
         return None
