@@ -19,7 +19,6 @@ _APOSTROPHE = re.compile(rf"[{_APOSTROPHES}]")
 _ARTICLE = re.compile(r" [aAeE][lL] (?=[A-Za-z])")
 # bytes that are not ASCII letters or digits become spaces
 _WORD_BYTES = bytes(c if chr(c).isascii() and chr(c).isalnum() else 32 for c in range(256))
-_SPACES = re.compile(r"\s+")
 # A sentence ends at . ! ? followed by space and an upper-case letter or quote, or at a newline.
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"'\u201d\u2019]?\s+(?=[\"'\u201c\u2018(A-Z0-9])|\n\s*")
 _NOT_AN_END = re.compile(r"(?:\b[A-Z]|\b(?:Mr|Mrs|Ms|Dr|Gen|Col|Lt|Sgt|Capt|Maj|Adm|St|Jr|Sr|"
@@ -100,8 +99,8 @@ def html_to_text(markup: str) -> str:
 def _tidy(text: str) -> str:
     if text.isprintable() and "  " not in text and text[:1] != " " and text[-1:] != " ":
         return text  # one line, single spaces (isprintable: no other space or line break)
-    lines = (_SPACES.sub(" ", line).strip() for line in text.splitlines())
-    return "\n".join(line for line in lines if line)
+    lines = (" ".join(line.split()) for line in text.splitlines())  # split(): what \s+ matches
+    return "\n".join(filter(None, lines))
 
 
 # An item whose article page was read keeps the page's text after its feed text, behind this

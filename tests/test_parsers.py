@@ -250,6 +250,28 @@ def test_random_feeds_give_feedparsers_items():
     assert fast >= count // 4, f"only {fast} of {count} random feeds went to feedparser-rs"
 
 
+@needs_fast_parser
+def test_dates_in_rsss_usual_form_are_read_as_feedparser_reads_them():
+    """fastparse reads "Mon, 30 Nov 2026 21:06:09 +0000" itself; every such date, and every
+    near miss it leaves to feedparser, comes out as feedparser's reader gives it."""
+    from feedparser.datetimes import _parse_date as feedparser_date
+
+    rng = random.Random(20261130)
+    weekdays, months = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"], list(fastparse._MONTHS)
+    dates = ["Fri, 31 Dec 9999 23:00:00 -9959", "Mon, 01 Jan 0001 00:00:00 +0100",
+             "Mon, 30 Feb 2020 10:00:00 Z", "mon, 30 nov 2026 21:06:09 gmt", "Mon, 3 Nov 2026 21:06:09 EST",
+             "Mon, 30 Nov 2026 21:06 +0000", "Mon, 30 Nov 2026 21:06:09 +00:00", "2026-11-30T21:06:09Z"]
+    for _ in range(5000):
+        dates.append(f"{rng.choice(weekdays)}, {rng.randint(0, 39):02d} {rng.choice(months)} "
+                     f"{rng.randint(1, 9999):04d} {rng.randint(0, 29):02d}:{rng.randint(0, 69):02d}:"
+                     f"{rng.randint(0, 69):02d} " + rng.choice(
+                         ["GMT", "UT", "Z", f"-{rng.randint(0, 99):02d}{rng.randint(0, 99):02d}",
+                          f"+{rng.randint(0, 99):02d}{rng.randint(0, 99):02d}"]))
+    read_here = sum(fastparse._rfc822_date(date) is not None for date in dates)
+    assert [fastparse._date(date) for date in dates] == [feedparser_date(date) for date in dates]
+    assert read_here > 1000
+
+
 # --- the guard, the parser argument, and life without feedparser-rs ---------------------------------
 
 @pytest.mark.parametrize("parser", ["auto", "feedparser-rs"])

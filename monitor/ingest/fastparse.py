@@ -29,6 +29,7 @@ import functools
 import re
 import xml.parsers.expat
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 try:
     import feedparser_rs
@@ -80,6 +81,10 @@ _ATOM_TEXT = {"title", "summary", "content", "subtitle", "rights"}
 _HTML_TYPES = {"text/html", "application/xhtml+xml", "html", "xhtml"}
 _EMPTY_TAG = re.compile(rb"""<([^\s/>]+)((?:\s+[^\s=/>]+\s*=\s*(?:"[^"]*"|'[^']*'))*)\s*/>""")
 _C1_CONTROLS = re.compile("[\x80-\x9f]")
+_MONTHS = {name: number for number, name in enumerate(
+    ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), start=1)}
+_RFC822 = re.compile(r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), (\d\d) (" + "|".join(_MONTHS) + r") (\d{4}) "
+                     r"(\d\d):(\d\d):(\d\d) (?:GMT|UT|Z|([+-])(\d\d)(\d\d))")
 _ASCII_NAMES = frozenset({"us-ascii", "ascii"})
 _UTF8_NAMES = frozenset({"utf-8", "utf8"}) | _ASCII_NAMES
 
@@ -328,4 +333,23 @@ def _as_feedparser_text(text: str | None) -> str | None:
 
 
 def _date(text: str | None):
-    return feedparser_date(_as_feedparser_text(text)) if text else None
+    if not text:
+        return None
+    text = _as_feedparser_text(text)
+    return _rfc822_date(text) or feedparser_date(text)
+
+
+def _rfc822_date(text: str):
+    """The UTC time tuple of a date in RSS's usual form ("Mon, 30 Nov 2026 21:06:09 +0000"), as
+    feedparser's RFC 822 reader gives it, without trying its other readers first; None for any
+    other form, or a date that is not one (feedparser then decides)."""
+    match = _RFC822.fullmatch(text)
+    if match is None:
+        return None
+    day, month, year, hour, minute, second, sign, zone_hours, zone_minutes = match.groups()
+    offset = timedelta(hours=int(zone_hours or 0), minutes=int(zone_minutes or 0))
+    try:
+        stamp = datetime(int(year), _MONTHS[month], int(day), int(hour), int(minute), int(second))
+        return (stamp + offset if sign == "-" else stamp - offset).utctimetuple()
+    except (OverflowError, ValueError):
+        return None
