@@ -59,6 +59,13 @@ def split_sentences(text: str) -> list[str]:
     return sentences
 
 
+_SIMPLE_TAG = re.compile(r"<(?:([A-Za-z][A-Za-z0-9]*)(?:\s+[A-Za-z_][-A-Za-z0-9_:.]*"
+                         r"(?:\s*=\s*(?:\"[^\"<>&]*\"|'[^'<>&]*'))?)*\s*/?|/([A-Za-z][A-Za-z0-9]*)\s*)>")
+# elements whose content the parser reads raw, in some Python version or other
+_RAW_CONTENT = frozenset({"script", "style", "noscript", "template", "textarea", "title", "xmp",
+                          "iframe", "noembed", "noframes", "plaintext"})
+
+
 class _TextExtractor(HTMLParser):
     _SKIPPED = {"script", "style", "noscript", "template"}
     _BLOCKS = {"p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote",
@@ -90,10 +97,30 @@ def html_to_text(markup: str) -> str:
     """Plain text of an HTML fragment: tags and scripts dropped, entities decoded, spaces tidied."""
     if "<" not in markup and "&" not in markup:
         return _tidy(markup)
+    simple = _simple_markup_text(markup)
+    if simple is not None:
+        return simple
     extractor = _TextExtractor()
     extractor.feed(markup)
     extractor.close()
     return _tidy(html.unescape("".join(extractor.parts)))
+
+
+def _simple_markup_text(markup: str) -> str | None:
+    """html_to_text's result for the usual feed markup, without the (pure-Python) HTML parser:
+    no entity, every "<" opening a plain tag (quoted attribute values without <, > or &), no
+    element whose content the parser reads raw. None for anything else."""
+    if "&" in markup or "<!" in markup or "<?" in markup:
+        return None
+    parts = _SIMPLE_TAG.split(markup)  # text, start tag's name, end tag's name, text, ...
+    texts = parts[::3]
+    names = [(start or end).lower() for start, end in zip(parts[1::3], parts[2::3])]
+    if any("<" in text for text in texts) or not _RAW_CONTENT.isdisjoint(names):
+        return None
+    pieces = [texts[0]]
+    for name, text in zip(names, texts[1:]):
+        pieces += ["\n" if name in _TextExtractor._BLOCKS else "", text]
+    return _tidy("".join(pieces))
 
 
 def _tidy(text: str) -> str:
