@@ -37,6 +37,7 @@ from ..text import fold_cased, split_article, split_sentences
 _NEGATIVE = "-negative"
 _SEPARATOR = " | "
 LINEAR_UP_TO = 0.6
+_KEPT_ANSWERS = 4096  # may_fire's, at most
 
 
 def spread(total: float) -> float:
@@ -105,6 +106,7 @@ class Classifier:
         # once rather than for every item
         self._rules = [(rule, rule.requirements()) for rule in
                        sorted(profile.rules, key=lambda rule: rule.label != Label.INCIDENT)]
+        self._may_fire: dict[frozenset[str], bool] = {}
         self._incident_core = {group for rule in profile.rules if rule.label == Label.INCIDENT
                                for alternatives in rule.requirements() for group in alternatives}
 
@@ -136,12 +138,12 @@ class Classifier:
         return [h for h in found if not any(s <= h.start and h.end <= e and e - s > h.end - h.start
                                             for s, e in masks)]
 
-    def groups_anywhere(self, title: str, text: str) -> set[str]:
+    def groups_anywhere(self, title: str, text: str) -> frozenset[str]:
         """The groups with a term anywhere in the item, from the whole item folded at once: a
         cheap first look. Masks are not applied, so the groups of any hit `score` counts are
         among these."""
         cased = " " + fold_cased(title + "\n" + text) + " "
-        return {p.group for _, _, p in self._matches(cased, cased.lower())}
+        return frozenset(p.group for _, _, p in self._matches(cased, cased.lower()))
 
     def prefilter(self, title: str, text: str) -> bool:
         """A cheap first look (is an article page worth reading?): does a term of a group that an
@@ -150,10 +152,17 @@ class Classifier:
         count: nearly every other headline has one."""
         return not self._incident_core.isdisjoint(self.groups_anywhere(title, text))
 
-    def may_fire(self, groups: set[str]) -> bool:
+    def may_fire(self, groups: frozenset[str]) -> bool:
         """Whether some rule's groups are all among `groups` (from groups_anywhere): without that
-        no rule fires and the label is `none` whatever the score."""
-        return any(_covers(requirements, groups) for _, requirements in self._rules)
+        no rule fires and the label is `none` whatever the score. Items bring few distinct sets
+        of groups, so the answers are kept."""
+        known = self._may_fire.get(groups)
+        if known is None:
+            if len(self._may_fire) >= _KEPT_ANSWERS:
+                self._may_fire.clear()
+            known = self._may_fire[groups] = any(_covers(requirements, groups)
+                                                 for _, requirements in self._rules)
+        return known
 
     def score(self, title: str, text: str = "") -> Score:
         if not self.groups_anywhere(title, text):

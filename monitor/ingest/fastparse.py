@@ -29,7 +29,7 @@ import functools
 import re
 import xml.parsers.expat
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 try:
     import feedparser_rs
@@ -290,7 +290,8 @@ def _entry(entry, item: _Item, version: str) -> dict:
 
 def parsed_dates(view: dict):
     """The entry's published and updated dates as feedparser gives them (published_parsed,
-    updated_parsed), read one by one as asked for: a poll reads the dates of new entries only."""
+    updated_parsed; a UTC datetime where _rfc822_date read it), read one by one as asked for: a
+    poll reads the dates of new entries only."""
     for field in ("published", "updated"):
         yield _date(view.get(field))
 
@@ -339,17 +340,21 @@ def _date(text: str | None):
     return _rfc822_date(text) or feedparser_date(text)
 
 
-def _rfc822_date(text: str):
-    """The UTC time tuple of a date in RSS's usual form ("Mon, 30 Nov 2026 21:06:09 +0000"), as
-    feedparser's RFC 822 reader gives it, without trying its other readers first; None for any
-    other form, or a date that is not one (feedparser then decides)."""
+def _rfc822_date(text: str) -> datetime | None:
+    """A date in RSS's usual form ("Mon, 30 Nov 2026 21:06:09 +0000") as a UTC datetime, the
+    instant feedparser's RFC 822 reader gives, without trying its other readers first and
+    without its time tuple; None for any other form, or a date that is not one (feedparser then
+    decides)."""
     match = _RFC822.fullmatch(text)
     if match is None:
         return None
     day, month, year, hour, minute, second, sign, zone_hours, zone_minutes = match.groups()
-    offset = timedelta(hours=int(zone_hours or 0), minutes=int(zone_minutes or 0))
     try:
-        stamp = datetime(int(year), _MONTHS[month], int(day), int(hour), int(minute), int(second))
-        return (stamp + offset if sign == "-" else stamp - offset).utctimetuple()
+        stamp = datetime(int(year), _MONTHS[month], int(day), int(hour), int(minute), int(second),
+                         tzinfo=timezone.utc)
+        if zone_hours is None:
+            return stamp
+        offset = timedelta(0, int(zone_hours) * 3600 + int(zone_minutes) * 60)
+        return stamp + offset if sign == "-" else stamp - offset
     except (OverflowError, ValueError):
         return None

@@ -445,8 +445,10 @@ def _fast_published(view: dict) -> datetime | None:
 
 
 def _first_date(parsed_dates) -> datetime | None:
-    """The first of the time.struct_times (UTC) that makes a datetime."""
+    """The first of the time.struct_times (UTC) that makes a datetime; a datetime as it is."""
     for value in parsed_dates:
+        if isinstance(value, datetime):
+            return value
         if value:
             try:
                 return datetime.fromtimestamp(calendar.timegm(value), tz=timezone.utc)
