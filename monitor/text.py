@@ -117,10 +117,15 @@ def _simple_markup_text(markup: str) -> str | None:
     names = [(start or end).lower() for start, end in zip(parts[1::3], parts[2::3])]
     if any("<" in text for text in texts) or not _RAW_CONTENT.isdisjoint(names):
         return None
-    pieces = [texts[0]]
+    blocks, current = [], [texts[0]]  # the text between block tags, each tidied alone
     for name, text in zip(names, texts[1:]):
-        pieces += ["\n" if name in _TextExtractor._BLOCKS else "", text]
-    return _tidy("".join(pieces))
+        if name in _TextExtractor._BLOCKS:
+            blocks.append("".join(current))
+            current = [text]
+        else:
+            current.append(text)
+    blocks.append("".join(current))
+    return "\n".join(filter(None, map(_tidy, blocks)))
 
 
 def _tidy(text: str) -> str:

@@ -1,5 +1,6 @@
 """Items and matches: what a feed's poll has seen, and writing polls' plans in one transaction."""
 
+import json
 from collections import Counter
 
 from sqlalchemy import (
@@ -33,21 +34,20 @@ IDS_IN_FLIGHT = 10_000
 # expression or cache key built per call).
 _ITEM = ItemRow.__table__
 _SINCE = _ITEM.c.id > bindparam("after")
-SQLITE_VALUES = 500  # keys or links bound to one SQLite lookup (each value is a parameter there)
-
-
 def _lookup(postgresql_form: bool, since: bool):
     """One statement for a feed's known keys (part 1), known links (part 2) and the newest id
-    (part 3): a statement and its round trip are most of a lookup's cost. On PostgreSQL the
-    values are arrays (`= ANY`): one parameter and one statement text for any number of values,
-    so psycopg prepares it once per connection; on SQLite an IN list."""
+    (part 3): a statement and its round trip are most of a lookup's cost. The values are one
+    parameter and the statement one text for any number of them: an array on PostgreSQL
+    (`= ANY`, which psycopg prepares once per connection), a JSON array on SQLite (`IN (SELECT
+    value FROM json_each(...))`, searched through the same indexes as an IN list). An IN list
+    would be rewritten for every call, with a parameter per value."""
     def part(number: int, *columns):
         return select(literal_column(str(number)).label("part"), *columns)
 
     def one_of(column, name: str):
         if postgresql_form:
             return column == any_(bindparam(name, type_=postgresql.ARRAY(column.type)))
-        return column.in_(bindparam(name, expanding=True))
+        return column.in_(select(literal_column("value")).select_from(func.json_each(bindparam(name))))
 
     by_key = part(1, _ITEM.c.key, _ITEM.c.title, cast(null(), Text), cast(null(), BigInteger)).where(
         _ITEM.c.feed_id == bindparam("feed_id"), one_of(_ITEM.c.key, "keys"))
@@ -154,30 +154,25 @@ def _seen(connection, feed_id: int, items: list[Item], after: int | None = None)
     made then could not know: an index range, however large the table). As of: the newest id
     when the first lookup ran."""
     on_postgresql = connection.dialect.name == "postgresql"
-    query = _LOOKUPS[on_postgresql, after is not None]
-    chunks = [items] if on_postgresql else list(_chunks(items, SQLITE_VALUES)) or [[]]
-    titles, found, newest = {}, set(), []
-    for chunk in chunks:
-        values = {"feed_id": feed_id, "keys": [i.key for i in chunk], "urls": [i.url for i in chunk if i.url],
-                  "after": after}
-        for part, key, title, url, top in connection.execute(query, values):
-            if part == 1:
-                titles[key] = title
-            elif part == 2:
-                found.add(url)
-            else:
-                newest.append(top)
-    return Seen(frozenset(titles), frozenset(found), newest[0], titles)
+    keys, urls = [i.key for i in items], [i.url for i in items if i.url]
+    if not on_postgresql:
+        keys, urls = json.dumps(keys), json.dumps(urls)
+    titles, found, newest = {}, set(), None
+    values = {"feed_id": feed_id, "keys": keys, "urls": urls, "after": after}
+    for part, key, title, url, top in connection.execute(_LOOKUPS[on_postgresql, after is not None], values):
+        if part == 1:
+            titles[key] = title
+        elif part == 2:
+            found.add(url)
+        else:
+            newest = top
+    return Seen(frozenset(titles), frozenset(found), newest, titles)
 
 
 def _newest_item(connection) -> int | None:
     """Items are only ever added, with growing ids: an unchanged newest id means nothing new."""
     return connection.execute(_NEWEST).scalar_one()
 
-
-def _chunks(values: list, size: int):
-    for start in range(0, len(values), size):
-        yield values[start:start + size]
 
 
 def _item_values(plan: PollPlan, item: Item) -> dict:
