@@ -61,11 +61,6 @@ def split_sentences(text: str) -> list[str]:
 
 _SIMPLE_TAG = re.compile(r"<(?:([A-Za-z][A-Za-z0-9]*)(?:\s+[A-Za-z_][-A-Za-z0-9_:.]*"
                          r"(?:\s*=\s*(?:\"[^\"<>&]*\"|'[^'<>&]*'))?)*\s*/?|/([A-Za-z][A-Za-z0-9]*)\s*)>")
-# elements whose content the parser reads raw, in some Python version or other
-_RAW_CONTENT = frozenset({"script", "style", "noscript", "template", "textarea", "title", "xmp",
-                          "iframe", "noembed", "noframes", "plaintext"})
-
-
 class _TextExtractor(HTMLParser):
     _SKIPPED = {"script", "style", "noscript", "template"}
     _BLOCKS = {"p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote",
@@ -91,6 +86,11 @@ class _TextExtractor(HTMLParser):
     def handle_data(self, data):
         if not self._skip_depth:
             self.parts.append(data)
+
+
+# the skipped elements and those whose content the parser reads raw, in some Python version or other
+_RAW_CONTENT = frozenset(_TextExtractor._SKIPPED | {"textarea", "title", "xmp", "iframe", "noembed",
+                                                    "noframes", "plaintext"})
 
 
 def html_to_text(markup: str) -> str:

@@ -34,6 +34,8 @@ IDS_IN_FLIGHT = 10_000
 # expression or cache key built per call).
 _ITEM = ItemRow.__table__
 _SINCE = _ITEM.c.id > bindparam("after")
+
+
 def _lookup(postgresql_form: bool, since: bool):
     """One statement for a feed's known keys (part 1), known links (part 2) and the newest id
     (part 3): a statement and its round trip are most of a lookup's cost. The values are one
@@ -172,7 +174,6 @@ def _seen(connection, feed_id: int, items: list[Item], after: int | None = None)
 def _newest_item(connection) -> int | None:
     """Items are only ever added, with growing ids: an unchanged newest id means nothing new."""
     return connection.execute(_NEWEST).scalar_one()
-
 
 
 def _item_values(plan: PollPlan, item: Item) -> dict:
