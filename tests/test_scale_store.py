@@ -47,10 +47,15 @@ class _Statements:
             for value in (parameters.values() if isinstance(parameters, dict) else parameters):
                 if isinstance(value, str) and value.startswith("["):
                     value = json.loads(value)
-                self.values.extend(value if isinstance(value, list) else [value])
+                self.values.extend(_flat(value) if isinstance(value, list) else [value])
 
     def most_parameters(self, verb: str) -> int:
         return max((count for kind, count in self.seen if kind == verb), default=0)
+
+
+def _flat(values: list) -> list:
+    """[[1, "a"], [2, "b"]] -> [1, "a", 2, "b"] (SQLite's (feed id, key) pairs)."""
+    return [value for nested in values for value in (_flat(nested) if isinstance(nested, list) else [nested])]
 
 
 def test_claiming_a_large_watchlist_binds_no_parameter_per_feed(database_url):

@@ -6,6 +6,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 
+from sqlalchemy import event
 from sqlmodel import Session, select
 
 from conftest import INCIDENT, INCIDENT_2, ORDINARY
@@ -185,6 +186,33 @@ def test_an_item_another_feed_stored_after_the_plan_was_read_is_skipped(write_wa
     assert apply_poll(runtime.engine, plan(a, [_item(2, INCIDENT, url="https://news.example/same")])) == (1, 1)
     assert apply_poll(runtime.engine, late) == (0, 0)
     assert len(_rows(runtime, MatchRow)) == 1
+
+
+def test_the_write_rechecks_the_feeds_planned_before_other_writes_in_one_lookup(write_watchlist,
+                                                                                   make_runtime):
+    """Plans read before other writes landed are re-checked together: one lookup statement for
+    all of them, which still finds each feed's key and any feed's link stored meanwhile."""
+    runtime = _runtime(write_watchlist, make_runtime)
+    first = _plan(runtime, "a", [_item(0, ORDINARY)])
+    assert apply_poll(runtime.engine, first) == (1, 0)
+    late_b = _plan(runtime, "b", [_item(1, ORDINARY, "b"), _item(2, INCIDENT, "b")])
+    late_c = _plan(runtime, "c", [_item(3, ORDINARY, "c"), _item(4, INCIDENT_2, "c")])
+    same_key = _item(1, ORDINARY, "b", url="https://news.example/b1")  # b's key-1, another link
+    same_link = _item(5, ORDINARY, url=late_c.new_items[0].item.url)  # c's key-3's link, from feed a
+    assert apply_poll(runtime.engine, _plan(runtime, "b", [same_key])) == (1, 0)
+    assert apply_poll(runtime.engine, _plan(runtime, "a", [same_link])) == (1, 0)
+    lookups = []
+
+    def record(_connection, _cursor, statement, *_):
+        if "UNION ALL" in statement:
+            lookups.append(statement)
+
+    event.listen(runtime.engine, "before_cursor_execute", record)
+    assert apply_polls(runtime.engine, [late_b, late_c]) == [(1, 1), (1, 1)]
+    assert len(lookups) == 1
+    assert sorted((row.feed_id, row.key) for row in _rows(runtime, ItemRow)) == [
+        (first.feed_id, "key-0"), (first.feed_id, "key-5"), (late_b.feed_id, "key-1"),
+        (late_b.feed_id, "key-2"), (late_c.feed_id, "key-4")]
 
 
 def _plan(runtime, name: str, items: list[Item]):

@@ -5,8 +5,9 @@ from collections import Counter
 
 from sqlalchemy import (
     BigInteger,
+    Integer,
     Text,
-    any_,
+    and_,
     bindparam,
     cast,
     func,
@@ -14,6 +15,7 @@ from sqlalchemy import (
     literal_column,
     null,
     select,
+    true,
     union_all,
     update,
 )
@@ -37,26 +39,45 @@ _SINCE = _ITEM.c.id > bindparam("after")
 
 
 def _lookup(postgresql_form: bool, since: bool):
-    """One statement for a feed's known keys (part 1), known links (part 2) and the newest id
-    (part 3): a statement and its round trip are most of a lookup's cost. The values are one
-    parameter and the statement one text for any number of them: an array on PostgreSQL
-    (`= ANY`, which psycopg prepares once per connection), a JSON array on SQLite (`IN (SELECT
-    value FROM json_each(...))`, searched through the same indexes as an IN list). An IN list
-    would be rewritten for every call, with a parameter per value."""
+    """One statement for feeds' known keys (part 1), known links (part 2) and the newest id
+    (part 3): a statement and its round trip are most of a lookup's cost, so a poll's write
+    re-checks all its feeds in one. The values are one parameter each and the statement one text
+    for any number of them: arrays on PostgreSQL (psycopg prepares the statement once per
+    connection), JSON arrays on SQLite (`json_each`); an IN list would be rewritten for every
+    call, with a parameter per value. Each (feed, key) pair and each link is one index search
+    whatever the table's statistics say: on PostgreSQL a LATERAL subquery per value, which the
+    planner cannot turn into a scan of the items stored since `after`."""
     def part(number: int, *columns):
         return select(literal_column(str(number)).label("part"), *columns)
 
-    def one_of(column, name: str):
-        if postgresql_form:
-            return column == any_(bindparam(name, type_=postgresql.ARRAY(column.type)))
-        return column.in_(select(literal_column("value")).select_from(func.json_each(bindparam(name))))
+    def recent(statement):
+        return statement.where(_SINCE) if since else statement
 
-    by_key = part(1, _ITEM.c.key, _ITEM.c.title, cast(null(), Text), cast(null(), BigInteger)).where(
-        _ITEM.c.feed_id == bindparam("feed_id"), one_of(_ITEM.c.key, "keys"))
-    by_url = part(2, null(), null(), _ITEM.c.url, null()).where(one_of(_ITEM.c.url, "urls"))
-    if since:
-        by_key, by_url = by_key.where(_SINCE), by_url.where(_SINCE)
-    return union_all(by_key, by_url, part(3, null(), null(), null(), func.max(_ITEM.c.id)))
+    if postgresql_form:
+        wanted = func.unnest(bindparam("feed_ids", type_=postgresql.ARRAY(Integer)),
+                             bindparam("keys", type_=postgresql.ARRAY(Text))
+                             ).table_valued("feed_id", "key").render_derived("wanted")
+        by_key = recent(select(_ITEM.c.feed_id, _ITEM.c.key, _ITEM.c.title).where(
+            _ITEM.c.feed_id == wanted.c.feed_id, _ITEM.c.key == wanted.c.key)).limit(1).lateral("by_key")
+        links = func.unnest(bindparam("urls", type_=postgresql.ARRAY(Text))
+                            ).table_valued("url").render_derived("links")
+        by_url = recent(select(_ITEM.c.url).where(_ITEM.c.url == links.c.url)).limit(1).lateral("by_url")
+        known_keys, known_urls = wanted.join(by_key, true()), links.join(by_url, true())
+    else:  # pairs: [[feed id, key], ...]; json_each is searched first, the items through their indexes
+        wanted = func.json_each(bindparam("pairs")).table_valued("value")
+        by_key = _ITEM
+        known_keys = wanted.join(_ITEM, and_(_ITEM.c.feed_id == func.json_extract(wanted.c.value, "$[0]"),
+                                             _ITEM.c.key == func.json_extract(wanted.c.value, "$[1]")))
+        links = select(literal_column("value")).select_from(func.json_each(bindparam("urls")))
+        by_url, known_urls = _ITEM, _ITEM
+    keys = part(1, by_key.c.feed_id, by_key.c.key, by_key.c.title, cast(null(), Text),
+                cast(null(), BigInteger))
+    urls = part(2, null(), null(), null(), by_url.c.url, null())
+    if postgresql_form:
+        keys, urls = keys.select_from(known_keys), urls.select_from(known_urls)
+    else:
+        keys, urls = recent(keys.select_from(known_keys)), recent(urls.where(_ITEM.c.url.in_(links)))
+    return union_all(keys, urls, part(3, null(), null(), null(), null(), func.max(_ITEM.c.id)))
 
 
 _LOOKUPS = {(form, since): _lookup(form, since) for form in (False, True) for since in (False, True)}
@@ -110,12 +131,12 @@ def apply_polls(engine: Engine, plans: list[PollPlan]) -> list[tuple[int, int]]:
     alone."""
     with engine.begin() as connection:  # Core: a Session's bookkeeping costs more than these statements
         newest = _newest_item(connection) if any(plan.new_items for plan in plans) else None
+        stored_since = _stored_since_plans(connection, plans, newest)
         news, links = [], set()  # links: those of the items these plans store
         for plan in plans:
             new = list(plan.new_items)
-            if new and (plan.seen_as_of is None or newest != plan.seen_as_of):
-                since = None if plan.seen_as_of is None else plan.seen_as_of - IDS_IN_FLIGHT
-                new = _unseen(plan.new_items, _seen(connection, plan.feed_id, [s.item for s in new], since))
+            if plan.feed_id in stored_since:
+                new = _unseen(plan.new_items, stored_since[plan.feed_id])
             new = [scored for scored in new if scored.item.url is None or scored.item.url not in links]
             links.update(scored.item.url for scored in new if scored.item.url)
             news.append(new)
@@ -125,6 +146,20 @@ def apply_polls(engine: Engine, plans: list[PollPlan]) -> list[tuple[int, int]]:
                                                for scored in new if scored.verdicts])
         _update_feeds(connection, plans, [len(new) for new in news])
     return [(len(new), matches.get(plan.feed_id, 0)) for plan, new in zip(plans, news)]
+
+
+def _stored_since_plans(connection, plans: list[PollPlan], newest: int | None) -> dict[int, Seen]:
+    """Of the plans whose feed has new items, which were stored since the plan was made, by feed
+    id: all of them in one lookup (only plans made before the newest item, among the items
+    stored since the earliest of them; a plan made with no newest id, among all)."""
+    stale = [plan for plan in plans
+             if plan.new_items and (plan.seen_as_of is None or newest != plan.seen_as_of)]
+    if not stale:
+        return {}
+    made_at = [plan.seen_as_of for plan in stale]
+    since = None if None in made_at else min(made_at) - IDS_IN_FLIGHT
+    return _seen_in_feeds(connection, [(plan.feed_id, [s.item for s in plan.new_items]) for plan in stale],
+                          since)
 
 
 def _update_feeds(connection, plans: list[PollPlan], stored: list[int]) -> None:
@@ -152,23 +187,34 @@ def _unseen(scored: tuple[ScoredItem, ...], seen: Seen) -> list[ScoredItem]:
 
 
 def _seen(connection, feed_id: int, items: list[Item], after: int | None = None) -> Seen:
-    """Seen as of now; with `after`, only among the items stored since that id (those a plan
-    made then could not know: an index range, however large the table). As of: the newest id
-    when the first lookup ran."""
+    """Seen as of now, of one feed's items (_seen_in_feeds)."""
+    return _seen_in_feeds(connection, [(feed_id, items)], after)[feed_id]
+
+
+def _seen_in_feeds(connection, feeds: list[tuple[int, list[Item]]], after: int | None = None
+                   ) -> dict[int, Seen]:
+    """Seen as of now, by feed id, of each feed's items; with `after`, only among the items
+    stored since that id (those a plan made then could not know: an index range, however large
+    the table). As of: the newest id when the lookup ran."""
+    pairs = [(feed_id, item.key) for feed_id, items in feeds for item in items]
+    urls = [item.url for _, items in feeds for item in items if item.url]
     on_postgresql = connection.dialect.name == "postgresql"
-    keys, urls = [i.key for i in items], [i.url for i in items if i.url]
-    if not on_postgresql:
-        keys, urls = json.dumps(keys), json.dumps(urls)
-    titles, found, newest = {}, set(), None
-    values = {"feed_id": feed_id, "keys": keys, "urls": urls, "after": after}
-    for part, key, title, url, top in connection.execute(_LOOKUPS[on_postgresql, after is not None], values):
+    if on_postgresql:
+        values = {"feed_ids": [feed_id for feed_id, _ in pairs], "keys": [key for _, key in pairs],
+                  "urls": urls}
+    else:
+        values = {"pairs": json.dumps(pairs), "urls": json.dumps(urls)}
+    titles, found, newest = {feed_id: {} for feed_id, _ in feeds}, set(), None
+    for part, feed_id, key, title, url, top in connection.execute(_LOOKUPS[on_postgresql, after is not None],
+                                                                  dict(values, after=after)).all():
         if part == 1:
-            titles[key] = title
+            titles[feed_id][key] = title
         elif part == 2:
             found.add(url)
         else:
             newest = top
-    return Seen(frozenset(titles), frozenset(found), newest, titles)
+    found = frozenset(found)
+    return {feed_id: Seen(frozenset(known), found, newest, known) for feed_id, known in titles.items()}
 
 
 def _newest_item(connection) -> int | None:
