@@ -190,6 +190,25 @@ def test_a_feed_without_etag_looks_up_only_the_entries_its_last_poll_did_not_ser
         assert len(session.exec(select(ItemRow)).all()) == 31
 
 
+def test_a_feeds_first_poll_looks_up_its_links_alone(database_url):
+    """A feed never polled has no digests and no items of its own (both are written with its first
+    success): one statement, by link, which still finds a story another feed stored."""
+    from monitor.model import Item
+    from monitor.store.items import seen_items
+    engine, now = open_database(database_url), Clock()()
+    sync_feeds(engine, [("old", "http://127.0.0.1:9/old.xml"), ("new", "http://127.0.0.1:9/new.xml")], now)
+    with session_scope(engine) as session:
+        session.execute(insert(ItemRow), [dict(feed_id=1, key="k0", url="https://news.example/0", title="t",
+                                               text="", fetched_at=now)])
+    items = [Item("new", f"k{n}", f"https://news.example/{n}", "t", "", None) for n in range(3)]
+    statements = _Statements(engine)
+    seen = seen_items(engine, 2, items, first_poll=True)
+    engine.dispose()
+    assert (seen.keys, seen.urls, seen.as_of) == (frozenset(), {"https://news.example/0"}, 1)
+    assert len(statements.texts) == 1 and "feed_entries" not in statements.texts[0]
+    assert not {"k0", "k1", "k2"} & set(statements.values)
+
+
 def test_a_pooled_postgresql_connection_the_server_dropped_is_replaced(database_url, monkeypatch):
     """pool_pre_ping pinged at every checkout (a round trip per transaction); now a connection is
     pinged when it sat idle, and one the server dropped meanwhile (a restart) is replaced."""

@@ -101,12 +101,15 @@ def _upsert_entries(dialect_insert):
 _UPSERT_ENTRIES = {"postgresql": _upsert_entries(postgresql.insert), "sqlite": _upsert_entries(sqlite.insert)}
 
 
-def seen_items(engine: Engine, feed_id: int, items: list) -> Seen:
+def seen_items(engine: Engine, feed_id: int, items: list, first_poll: bool = False) -> Seen:
     """Which of the items (or parse.Entry) are stored already: by this feed's key, or by link from
     any feed. Those the feed's last poll served too, under the same title, are known without a
     lookup (FeedEntries, see retention.served_again), so a feed with a few new entries looks up
-    those few, and one with none looks up nothing."""
+    those few, and one with none looks up nothing. A feed's first poll has neither digests nor
+    keys of its own to find (both are written with its first success): only links are looked up."""
     with read_scope(engine) as connection:
+        if first_poll:
+            return _seen(connection, feed_id, items, own_keys=False)
         again = served_again(connection.execute(_IN_FEED, {"feed_id": feed_id}).scalar(), items)
         others = [item for item in items if item.key not in again]
         if not others:  # nothing new, so nothing to write: as_of (for the write's re-check) is not needed
@@ -186,17 +189,18 @@ def _unseen(scored: tuple[ScoredItem, ...], seen: Seen) -> list[ScoredItem]:
     return [s for s in scored if id(s.item) in keep]
 
 
-def _seen(connection, feed_id: int, items: list[Item], after: int | None = None) -> Seen:
-    """Seen as of now, of one feed's items (_seen_in_feeds)."""
-    return _seen_in_feeds(connection, [(feed_id, items)], after)[feed_id]
+def _seen(connection, feed_id: int, items: list[Item], after: int | None = None, own_keys: bool = True
+          ) -> Seen:
+    """Seen as of now, of one feed's items (_seen_in_feeds); without `own_keys`, by link only."""
+    return _seen_in_feeds(connection, [(feed_id, items)], after, own_keys)[feed_id]
 
 
-def _seen_in_feeds(connection, feeds: list[tuple[int, list[Item]]], after: int | None = None
-                   ) -> dict[int, Seen]:
+def _seen_in_feeds(connection, feeds: list[tuple[int, list[Item]]], after: int | None = None,
+                   own_keys: bool = True) -> dict[int, Seen]:
     """Seen as of now, by feed id, of each feed's items; with `after`, only among the items
     stored since that id (those a plan made then could not know: an index range, however large
     the table). As of: the newest id when the lookup ran."""
-    pairs = [(feed_id, item.key) for feed_id, items in feeds for item in items]
+    pairs = [(feed_id, item.key) for feed_id, items in feeds for item in items] if own_keys else []
     urls = [item.url for _, items in feeds for item in items if item.url]
     on_postgresql = connection.dialect.name == "postgresql"
     if on_postgresql:
