@@ -209,6 +209,30 @@ def test_a_feeds_first_poll_looks_up_its_links_alone(database_url):
     assert not {"k0", "k1", "k2"} & set(statements.values)
 
 
+def test_keys_and_links_that_need_quoting_are_found(database_url):
+    """Keys and links go as arrays (binary on PostgreSQL: no per-element quoting) or JSON (SQLite):
+    commas, braces, quotes, backslashes, the word NULL and an empty key are values like any other."""
+    from monitor.model import Item
+    from monitor.store.items import seen_items
+    engine, now = open_database(database_url), Clock()()
+    sync_feeds(engine, [("odd", "http://127.0.0.1:9/odd.xml")], now)
+    odd = ["a,b", "{x}", '"q"', "back\\slash", "NULL", "", "é ü 中", "tab\there"]
+    with session_scope(engine) as session:
+        session.execute(insert(ItemRow), [dict(feed_id=1, key=key, url=f"https://news.example/{key}",
+                                               title="t", text="", fetched_at=now) for key in odd])
+    items = [Item("odd", key, f"https://news.example/{key}", "t", "", None) for key in odd + ["new"]]
+    seen = seen_items(engine, 1, items)
+    if database_url.startswith("postgresql"):
+        from psycopg.adapt import PyFormat
+        from psycopg.types.array import ListBinaryDumper
+        with engine.connect() as connection:
+            adapters = connection.connection.dbapi_connection.adapters
+            assert adapters.get_dumper(list, PyFormat.AUTO) is ListBinaryDumper
+    engine.dispose()
+    assert seen.keys == set(odd)
+    assert seen.urls == {f"https://news.example/{key}" for key in odd}
+
+
 def test_a_pooled_postgresql_connection_the_server_dropped_is_replaced(database_url, monkeypatch):
     """pool_pre_ping pinged at every checkout (a round trip per transaction); now a connection is
     pinged when it sat idle, and one the server dropped meanwhile (a restart) is replaced."""
