@@ -102,9 +102,13 @@ def test_grouping_opens_one_incident_per_attack_and_writes_its_page_per_channel(
         plan = plan_poll(claim, _ok(name), [_item(n, entry, feed=name)], Seen(), runtime.scorers, NOW,
                          timedelta(minutes=10), hold_alerts=False)
         apply_poll(runtime.engine, plan)
+    incident_reads = []
+    event.listen(runtime.engine, "before_cursor_execute",
+                 lambda _c, _k, sql, *_: incident_reads.append(sql) if "\nFROM incident \n" in sql else None)
 
     assert group_pending(runtime) == {"a": 2}
     assert [m.role for m in _rows(runtime, MatchRow)] == [Role.OPENED, Role.JOINED]
+    assert len(incident_reads) == 1  # the second report joins the incident the first opened, unread
     mail, chat = _rows(runtime, OutboxRow)
     assert (mail.channel, mail.format, chat.channel, chat.format) == ("mail", "html", "chat", "text")
     assert mail.title == chat.title and INCIDENT["title"] in chat.title

@@ -32,6 +32,7 @@ class Grouping:
         self.session = session
         self.matches: dict[int, MatchRow] = {}
         self.incidents: dict[int, IncidentRow] = {}
+        self.read_since: dict[str, datetime] = {}  # by profile: its incidents opened since then are read
 
     def pending(self) -> list[PendingMatch]:
         """Matches stored but not grouped yet, oldest report first."""
@@ -52,10 +53,15 @@ class Grouping:
         return sorted(pending, key=lambda p: (p.when, order[p.match_id], p.match_id))
 
     def open_incidents(self, profile: str, opened_since: datetime) -> list[Incident]:
-        """The profile's incidents opened since then (the ones a report may join)."""
-        rows = self.session.exec(select(IncidentRow).where(IncidentRow.profile == profile,
-                                                           IncidentRow.opened_at >= opened_since))
-        self.incidents.update({row.id: row for row in rows})
+        """The profile's incidents opened since then (the ones a report may join). Reports come
+        oldest first, so the first read of a profile's incidents holds those of the later reports:
+        this transaction holds the grouping lock, and the incidents it opens are added by `save`.
+        Reading them again for each report cost a JSON decode of every incident's words."""
+        if profile not in self.read_since or opened_since < self.read_since[profile]:
+            rows = self.session.exec(select(IncidentRow).where(IncidentRow.profile == profile,
+                                                               IncidentRow.opened_at >= opened_since))
+            self.incidents.update({row.id: row for row in rows})
+            self.read_since[profile] = opened_since
         return [_incident(row) for row in self.incidents.values()
                 if row.profile == profile and row.opened_at >= opened_since]
 
