@@ -175,9 +175,10 @@ async def _refresh_as_they_answer(runtime: Runtime, claims: dict[str, ClaimedFee
                 outcomes.append(await task)
             await unchanged.flush()
         finally:  # stopped, or a feed failed: the others end before their pages' client closes
-            for task in refreshing:
+            unfinished = [task for task in refreshing if not task.done()]
+            for task in unfinished:
                 task.cancel()
-            await asyncio.gather(*refreshing, return_exceptions=True)
+            await asyncio.gather(*unfinished, return_exceptions=True)
             worker.shutdown(wait=True, cancel_futures=True)  # the feed being stored is finished
 
 
