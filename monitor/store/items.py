@@ -50,6 +50,12 @@ def _lookup(postgresql_form: bool, since: bool):
     def part(number: int, *columns):
         return select(literal_column(str(number)).label("part"), *columns)
 
+    def keys_part(rows):  # rows: the item table, or a subquery of its rows
+        return part(1, rows.c.feed_id, rows.c.key, rows.c.title, cast(null(), Text), cast(null(), BigInteger))
+
+    def urls_part(rows):
+        return part(2, null(), null(), null(), rows.c.url, null())
+
     def recent(statement):
         return statement.where(_SINCE) if since else statement
 
@@ -62,21 +68,15 @@ def _lookup(postgresql_form: bool, since: bool):
         links = func.unnest(bindparam("urls", type_=postgresql.ARRAY(Text))
                             ).table_valued("url").render_derived("links")
         by_url = recent(select(_ITEM.c.url).where(_ITEM.c.url == links.c.url)).limit(1).lateral("by_url")
-        known_keys, known_urls = wanted.join(by_key, true()), links.join(by_url, true())
-    else:  # pairs: [[feed id, key], ...]; json_each is searched first, the items through their indexes
+        keys = keys_part(by_key).select_from(wanted.join(by_key, true()))
+        urls = urls_part(by_url).select_from(links.join(by_url, true()))
+    else:  # pairs: [[feed id, key], ...]; json_each is read first, the items through their indexes
         wanted = func.json_each(bindparam("pairs")).table_valued("value")
-        by_key = _ITEM
-        known_keys = wanted.join(_ITEM, and_(_ITEM.c.feed_id == func.json_extract(wanted.c.value, "$[0]"),
-                                             _ITEM.c.key == func.json_extract(wanted.c.value, "$[1]")))
+        keys = recent(keys_part(_ITEM).select_from(wanted.join(_ITEM, and_(
+            _ITEM.c.feed_id == func.json_extract(wanted.c.value, "$[0]"),
+            _ITEM.c.key == func.json_extract(wanted.c.value, "$[1]")))))
         links = select(literal_column("value")).select_from(func.json_each(bindparam("urls")))
-        by_url, known_urls = _ITEM, _ITEM
-    keys = part(1, by_key.c.feed_id, by_key.c.key, by_key.c.title, cast(null(), Text),
-                cast(null(), BigInteger))
-    urls = part(2, null(), null(), null(), by_url.c.url, null())
-    if postgresql_form:
-        keys, urls = keys.select_from(known_keys), urls.select_from(known_urls)
-    else:
-        keys, urls = recent(keys.select_from(known_keys)), recent(urls.where(_ITEM.c.url.in_(links)))
+        urls = recent(urls_part(_ITEM).where(_ITEM.c.url.in_(links)))
     return union_all(keys, urls, part(3, null(), null(), null(), null(), func.max(_ITEM.c.id)))
 
 
