@@ -397,10 +397,11 @@ def child_poll(spec: dict) -> dict:
 
     def run():
         outcomes = poll(runtime)
-        polled = time.perf_counter()
+        polled, polled_cpu = time.perf_counter(), cpu_seconds()
         sent = dispatch(config, runtime.engine, runtime.clock)
         errors = [o for o in outcomes if o.status == "error"]
-        return dict(dispatch=time.perf_counter() - polled, feeds=len(outcomes), errors=len(errors),
+        return dict(dispatch=time.perf_counter() - polled, dispatch_cpu=cpu_seconds() - polled_cpu,
+                    feeds=len(outcomes), errors=len(errors),
                     first_error=errors[0].error if errors else None,
                     not_modified=sum(o.status == "not-modified" for o in outcomes),
                     new_items=sum(o.new_items for o in outcomes), matches=sum(o.matches for o in outcomes),
@@ -647,7 +648,9 @@ class Bench:
                  note=f"{feeds} feeds ({result['errors']} errors, {result['not_modified']} 304), "
                       f"{result['new_items']} new items of {items_offered} served, {result['matches']} matches, "
                       f"{result['alerts']} alerts, dispatched {result['sent'] or 'nothing'} in "
-                      f"{result['dispatch']:.2f} s; the feed server's CPU meanwhile "
+                      f"{result['dispatch']:.2f} s ({result['dispatch_cpu']:.2f} s CPU"
+                      f"{', apprise loading its plugins once included' if result['sent'] else ''}); "
+                      f"the feed server's CPU meanwhile "
                       f"{served['cpu'] - before['cpu']:.2f} s"
                       + (f"; first error: {result['first_error']}" if result["first_error"] else ""))
         self.add(f"    {tag} baseline: {options.baseline_client} GET, bodies dropped", wall=baseline["wall"], cpu=baseline["cpu"],
