@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import functools
 import hashlib
 import json
 import logging
@@ -77,6 +76,7 @@ from monitor.pipeline import Runtime, poll  # noqa: E402
 from monitor.settings.config import FetchConfig, load_config, parse_duration  # noqa: E402
 from monitor.store import Feed, ItemRow, open_database  # noqa: E402
 from monitor.store.database import read_scope  # noqa: E402
+from monitor.store.feeds import claim_feeds, release_feeds  # noqa: E402
 from monitor.store.items import _seen, seen_items  # noqa: E402
 
 PROFILES_DIR = ROOT / "monitor" / "profiles"
@@ -447,28 +447,38 @@ def child_fetch(spec: dict) -> dict:
 def child_seen(spec: dict) -> dict:
     """The store's dedupe lookups for each feed's current items, one call per feed as a poll makes
     them: with spec["every_entry"], every entry is looked up (a feed whose entries are all new
-    to it, or whose row has no digests of its last poll); else through seen_items, which looks
-    up only the entries the feed's last poll did not serve. Fetching and parsing is not counted."""
+    to it, or whose row has no digests of its last poll); else as a poll does: the feeds are
+    claimed (one statement, which also reads what each feed's last poll served) and seen_items
+    looks up only the entries that poll did not serve. The claim is timed; fetching and parsing
+    are not."""
     engine = open_database(spec["database"], migrate=False)
     with engine.connect() as connection:
         ids = dict(connection.execute(select(Feed.name, Feed.id)).all())
     with httpx.Client(trust_env=False) as client:
-        feeds = [(ids[name], parse_feed(client.get(url).content, name, url, "application/rss+xml"))
+        feeds = [(name, ids[name], parse_feed(client.get(url).content, name, url, "application/rss+xml"))
                  for name, url in spec["feeds"]]
 
     def every_entry(feed_id, items):
         with read_scope(engine) as connection:
             return _seen(connection, feed_id, items)
 
-    look_up = every_entry if spec.get("every_entry") else functools.partial(seen_items, engine)
-    look_up(*feeds[0])  # a poll's connections are open already
+    every_entry(*feeds[0][1:])  # a poll's connections are open already
 
     def run():
-        seen = [look_up(feed_id, items) for feed_id, items in feeds]
-        return dict(feeds=len(feeds), items=sum(len(items) for _, items in feeds),
+        if spec.get("every_entry"):
+            seen = [every_entry(feed_id, items) for _, feed_id, items in feeds]
+        else:
+            claims = {c.state.name: c for c in claim_feeds(engine, [name for name, _, _ in feeds],
+                                                           datetime.now(timezone.utc), due_only=False,
+                                                           worker="scalebench-dedupe")}
+            seen = [seen_items(engine, feed_id, items, claims[name].first_poll, claims[name].served)
+                    for name, feed_id, items in feeds]
+        return dict(feeds=len(feeds), items=sum(len(items) for _, _, items in feeds),
                     seen=sum(len(s.keys) for s in seen))
 
-    return measured(run)
+    result = measured(run)
+    release_feeds(engine, "scalebench-dedupe")
+    return result
 
 
 def run_child(spec: dict) -> dict:

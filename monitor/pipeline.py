@@ -294,7 +294,8 @@ def _read_feed(runtime: Runtime, claim: ClaimedFeed, result: FetchResult | Fetch
     except (FetchError, ParseError) as exc:
         metrics.poll_failed(claim.state.name, exc)
         return _failed(runtime, claim, str(exc), now, interval, _retry_after(exc))
-    seen = seen_items(runtime.engine, claim.id, entries, claim.first_poll) if entries else Seen()
+    seen = Seen() if not entries else seen_items(runtime.engine, claim.id, entries, claim.first_poll,
+                                                 claim.served)
     _log_reused_ids(claim.state.name, seen.changed(entries))
     return _FeedRead([entry.item() for entry in seen.new(entries)], seen, now, interval,
                      claim.first_poll and not runtime.config.first_poll_alerts,

@@ -182,6 +182,8 @@ def test_a_feed_without_etag_looks_up_only_the_entries_its_last_poll_did_not_ser
     assert [o.new_items for o in poll(runtime)] == [1]
     keys_bound = [value for value in statements.values if isinstance(value, str) and value.startswith("id:g")]
     assert keys_bound == ["id:g30"], statements.values  # looked up: the new entry's key alone
+    digest_reads = [text for text in statements.texts if "feed_entries" in text and text.startswith("SELECT")]
+    assert digest_reads == []  # what the last poll served came with the claim (UPDATE ... RETURNING)
     statements = _Statements(runtime.engine)
     assert [o.new_items for o in poll(runtime)] == [0]
     lookups = [text for text in statements.texts if "UNION ALL" in text]

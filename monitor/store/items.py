@@ -24,7 +24,7 @@ from sqlalchemy.engine import Engine
 
 from ..model import Item, PollPlan, Role, ScoredItem, Seen
 from .database import read_scope
-from .feeds import success_values
+from .feeds import served_marks, success_values
 from .retention import entry_marks, served_again
 from .tables import Feed, FeedEntries, ItemRow, MatchRow
 
@@ -83,7 +83,7 @@ def _lookup(postgresql_form: bool, since: bool):
 _LOOKUPS = {(form, since): _lookup(form, since) for form in (False, True) for since in (False, True)}
 _NEWEST = select(func.max(_ITEM.c.id))
 _ENTRIES = FeedEntries.__table__
-_IN_FEED = select(_ENTRIES.c.marks).where(_ENTRIES.c.feed_id == bindparam("feed_id"))
+_SERVED = select(served_marks(bindparam("feed_id")))
 _INSERT_ITEMS = insert(_ITEM)
 _INSERT_ITEMS_RETURNING_IDS = insert(_ITEM).returning(_ITEM.c.id, sort_by_parameter_order=True)
 _INSERT_MATCHES = insert(MatchRow.__table__)
@@ -101,16 +101,20 @@ def _upsert_entries(dialect_insert):
 _UPSERT_ENTRIES = {"postgresql": _upsert_entries(postgresql.insert), "sqlite": _upsert_entries(sqlite.insert)}
 
 
-def seen_items(engine: Engine, feed_id: int, items: list, first_poll: bool = False) -> Seen:
+def seen_items(engine: Engine, feed_id: int, items: list, first_poll: bool = False,
+               served: str | None = None) -> Seen:
     """Which of the items (or parse.Entry) are stored already: by this feed's key, or by link from
     any feed. Those the feed's last poll served too, under the same title, are known without a
-    lookup (FeedEntries, see retention.served_again), so a feed with a few new entries looks up
-    those few, and one with none looks up nothing. A feed's first poll has neither digests nor
-    keys of its own to find (both are written with its first success): only links are looked up."""
+    lookup (`served`, as the claim read them; else read here: retention.served_again), so a feed
+    with a few new entries looks up those few, and one with none looks up nothing. A feed's first
+    poll has neither these nor keys of its own to find (both are written with its first success):
+    only links are looked up."""
     with read_scope(engine) as connection:
         if first_poll:
             return _seen(connection, feed_id, items, own_keys=False)
-        again = served_again(connection.execute(_IN_FEED, {"feed_id": feed_id}).scalar(), items)
+        if served is None:
+            served = connection.execute(_SERVED, {"feed_id": feed_id}).scalar()
+        again = served_again(json.loads(served) if served else (), items)
         others = [item for item in items if item.key not in again]
         if not others:  # nothing new, so nothing to write: as_of (for the write's re-check) is not needed
             return Seen(frozenset(again))

@@ -76,12 +76,12 @@ def entry_marks(entries: Iterable[tuple[str, str | None, str]]) -> dict[str, lis
             "titled": sorted({_titled_mark(key, title) for key, _, title in entries})}
 
 
-def served_again(in_feed: dict | None, entries: Iterable) -> set[str]:
+def served_again(titled: Iterable[str], entries: Iterable) -> set[str]:
     """The keys of `entries` (anything with .key and .title) that the feed's last poll served
-    under the same title (`in_feed`, as entry_marks wrote it): stored then, and kept since, as
+    under the same title (`titled`, the marks entry_marks wrote): stored then, and kept since, as
     retention keeps what a feed still serves. An entry whose key comes with another title is not
     among them: looking it up tells that the feed reused an id."""
-    titled = set((in_feed or {}).get("titled") or ())
+    titled = set(titled)
     return {entry.key for entry in entries if _titled_mark(entry.key, entry.title) in titled} if titled else set()
 
 
