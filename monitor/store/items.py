@@ -109,15 +109,17 @@ def seen_items(engine: Engine, feed_id: int, items: list, first_poll: bool = Fal
     with a few new entries looks up those few, and one with none looks up nothing. A feed's first
     poll has neither these nor keys of its own to find (both are written with its first success):
     only links are looked up."""
-    with read_scope(engine) as connection:
-        if first_poll:
+    if first_poll:
+        with read_scope(engine) as connection:
             return _seen(connection, feed_id, items, own_keys=False)
-        if served is None:
+    if served is None:
+        with read_scope(engine) as connection:
             served = connection.execute(_SERVED, {"feed_id": feed_id}).scalar()
-        again = served_again(json.loads(served) if served else (), items)
-        others = [item for item in items if item.key not in again]
-        if not others:  # nothing new, so nothing to write: as_of (for the write's re-check) is not needed
-            return Seen(frozenset(again))
+    again = served_again(json.loads(served) if served else (), items)
+    others = [item for item in items if item.key not in again]
+    if not others:  # nothing new, so nothing to write: as_of (for the write's re-check) is not needed
+        return Seen(frozenset(again))
+    with read_scope(engine) as connection:
         seen = _seen(connection, feed_id, others)
     return Seen(seen.keys | again, seen.urls, seen.as_of, seen.titles)
 
