@@ -252,6 +252,22 @@ def test_a_feed_moved_to_a_new_url_starts_with_a_first_poll(feed_server, write_w
     assert (outcome.new_items, outcome.matches, outcome.alerts) == (1, 1, 0)
 
 
+def test_a_moved_feed_serving_its_old_ids_under_new_links_stores_nothing_twice(feed_server, write_watchlist,
+                                                                               make_runtime, clock):
+    """A moved feed's poll is a first poll again, but its items stay: an entry it served before,
+    under the same id and another link (http -> https), is known, not stored a second time."""
+    feed_server.routes["/old.xml"] = Route(rss([dict(ORDINARY, guid="o1", link="http://o.example/1")]))
+    feed_server.routes["/new.xml"] = Route(rss([dict(ORDINARY, guid="o1", link="https://o.example/one"),
+                                                dict(INCIDENT, guid="n1", link="https://n.example/1")]))
+    runtime = make_runtime(write_watchlist(feeds=[_feed(feed_server, "a", "/old.xml")]))
+    poll(runtime)
+    runtime = make_runtime(write_watchlist(feeds=[_feed(feed_server, "a", "/new.xml")]))
+    clock.advance(minutes=11)
+    [outcome] = poll(runtime)
+    assert (outcome.status, outcome.new_items) == ("ok", 1)
+    assert sorted(row.key for row in _rows(runtime, ItemRow)) == ["id:n1", "id:o1"]
+
+
 def test_an_overlong_link_is_dropped_not_fatal(feed_server, write_watchlist, make_runtime):
     long_link = "https://n.example/" + "a" * 2100
     feed_server.routes["/a.xml"] = Route(rss([dict(INCIDENT, guid="l1", link=long_link)]),

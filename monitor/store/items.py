@@ -107,11 +107,13 @@ def seen_items(engine: Engine, feed_id: int, items: list, first_poll: bool = Fal
     any feed. Those the feed's last poll served too, under the same title, are known without a
     lookup (`served`, as the claim read them; else read here: retention.served_again), so a feed
     with a few new entries looks up those few, and one with none looks up nothing. A feed's first
-    poll has neither these nor keys of its own to find (both are written with its first success):
-    only links are looked up."""
+    poll looks up links only: a new feed has no items of its own. A feed moved to a new URL polls
+    a first time again and has, so the Seen has no as_of, and the write re-checks every item
+    (apply_polls: one lookup for all the feeds it writes)."""
     if first_poll:
         with read_scope(engine) as connection:
-            return _seen(connection, feed_id, items, own_keys=False)
+            by_link = _seen(connection, feed_id, items, own_keys=False)
+        return Seen(by_link.keys, by_link.urls)
     if served is None:
         with read_scope(engine) as connection:
             served = connection.execute(_SERVED, {"feed_id": feed_id}).scalar()
