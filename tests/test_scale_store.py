@@ -212,6 +212,24 @@ def test_a_feeds_first_poll_looks_up_its_links_alone(database_url):
     assert not {"k0", "k1", "k2"} & set(statements.values)
 
 
+def test_a_claim_tells_a_feed_with_no_digests_from_one_not_read(database_url):
+    """The claim reads what each feed's last poll served: "" when nothing is stored, so the
+    dedupe does not read it again; None is left for a feed no claim read."""
+    from monitor.model import Item
+    from monitor.store.items import seen_items
+    engine, now = open_database(database_url), Clock()()
+    sync_feeds(engine, [("a", "http://127.0.0.1:9/a.xml")], now)
+    with session_scope(engine) as session:  # polled before digests were kept
+        session.execute(update(Feed).values(last_success_at=now))
+    [claim] = claim_feeds(engine, ["a"], now, due_only=False)
+    statements = _Statements(engine)
+    seen = seen_items(engine, claim.id, [Item("a", "k", "https://news.example/k", "t", "", None)],
+                      claim.first_poll, claim.served)
+    engine.dispose()
+    assert (claim.first_poll, claim.served, seen.keys) == (False, "", frozenset())
+    assert not any("feed_entries" in text for text in statements.texts)
+
+
 def test_keys_and_links_that_need_quoting_are_found(database_url):
     """Keys and links go as arrays (binary on PostgreSQL: no per-element quoting) or JSON (SQLite):
     commas, braces, quotes, backslashes, the word NULL and an empty key are values like any other."""

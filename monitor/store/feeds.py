@@ -29,7 +29,7 @@ class ClaimedFeed:
     id: int
     state: FeedState
     first_poll: bool
-    served: str | None = None  # what its last poll served (served_marks), read with the claim; None: unread
+    served: str | None = None  # what its last poll served (served_marks; "" for nothing); None: not read
 
 
 def sync_feeds(engine: Engine, feeds: Iterable[tuple[str, str]], now: datetime) -> None:
@@ -63,11 +63,12 @@ def sync_feeds(engine: Engine, feeds: Iterable[tuple[str, str]], now: datetime) 
 
 def served_marks(feed_id):
     """The marks of each (key, title) its last poll served (FeedEntries, retention.served_again), as
-    JSON text: a changed feed's dedupe starts from them. Read with the claim, they cost no round
-    trip of their own; kept as text, a claim of 50,000 feeds holds about 30 MB of them."""
+    JSON text, "" when none are stored: a changed feed's dedupe starts from them. Read with the
+    claim, they cost no round trip of their own; kept as text, a claim of 50,000 feeds holds about
+    30 MB of them."""
     entries = FeedEntries.__table__
-    return (select(entries.c.marks["titled"].as_string()).where(entries.c.feed_id == feed_id)
-            .scalar_subquery().label("served"))
+    marks = select(entries.c.marks["titled"].as_string()).where(entries.c.feed_id == feed_id)
+    return func.coalesce(marks.scalar_subquery(), "").label("served")
 
 
 def claim_feeds(engine: Engine, names: Iterable[str] | None, now: datetime, due_only: bool = True,

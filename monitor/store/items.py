@@ -113,7 +113,7 @@ def seen_items(engine: Engine, feed_id: int, items: list, first_poll: bool = Fal
     if first_poll:
         with read_scope(engine) as connection:
             by_link = _seen(connection, feed_id, items, own_keys=False)
-        return Seen(by_link.keys, by_link.urls)
+        return Seen(urls=by_link.urls)
     if served is None:
         with read_scope(engine) as connection:
             served = connection.execute(_SERVED, {"feed_id": feed_id}).scalar()
