@@ -231,27 +231,21 @@ def test_a_claim_tells_a_feed_with_no_digests_from_one_not_read(database_url):
 
 
 def test_keys_and_links_that_need_quoting_are_found(database_url):
-    """Keys and links go as arrays (binary on PostgreSQL: no per-element quoting) or JSON (SQLite):
-    commas, braces, quotes, backslashes, the word NULL and an empty key are values like any other."""
+    """Keys and links go as one JSON parameter: commas, braces, quotes, backslashes, the word NULL
+    and an empty key are values like any other, found by this feed's key or by link from another."""
     from monitor.model import Item
     from monitor.store.items import seen_items
     engine, now = open_database(database_url), Clock()()
-    sync_feeds(engine, [("odd", "http://127.0.0.1:9/odd.xml")], now)
-    odd = ["a,b", "{x}", '"q"', "back\\slash", "NULL", "", "é ü 中", "tab\there"]
+    sync_feeds(engine, [(name, f"http://127.0.0.1:9/{name}.xml") for name in ("odd", "other")], now)
+    odd = ["a,b", "{x}", '"q"', "back\\slash", "NULL", "", "é ü 中", "tab\there", "[1, 2]"]
     with session_scope(engine) as session:
         session.execute(insert(ItemRow), [dict(feed_id=1, key=key, url=f"https://news.example/{key}",
                                                title="t", text="", fetched_at=now) for key in odd])
     items = [Item("odd", key, f"https://news.example/{key}", "t", "", None) for key in odd + ["new"]]
-    seen = seen_items(engine, 1, items)
-    if database_url.startswith("postgresql"):
-        from psycopg.adapt import PyFormat
-        from psycopg.types.array import ListBinaryDumper
-        with engine.connect() as connection:
-            adapters = connection.connection.dbapi_connection.adapters
-            assert adapters.get_dumper(list, PyFormat.AUTO) is ListBinaryDumper
+    own, others = seen_items(engine, 1, items), seen_items(engine, 2, items)
     engine.dispose()
-    assert seen.keys == set(odd)
-    assert seen.urls == {f"https://news.example/{key}" for key in odd}
+    assert own.keys == set(odd) and own.new(items) == items[-1:]
+    assert others.keys == frozenset() and others.urls == {f"https://news.example/{key}" for key in odd}
 
 
 def test_a_pooled_postgresql_connection_the_server_dropped_is_replaced(database_url, monkeypatch):
@@ -281,12 +275,14 @@ def test_a_lookup_of_more_entries_than_sqlite_binds_parameters_finds_them_all(da
     with session_scope(engine) as session:
         session.execute(insert(ItemRow), [dict(feed_id=1, key=f"k{n}", url=f"https://news.example/{n}", title="t",
                                                text="", fetched_at=now) for n in range(count)])
-    items = [Item("big", f"k{n}", f"https://news.example/{n}" if n % 2 else None, "t", "", None)
+    # even: this feed's keys; odd: new keys under links stored (found by link); then three new items
+    items = [Item("big", f"k{n}" if n % 2 == 0 else f"new{n}", f"https://news.example/{n}", "t", "", None)
              for n in range(count + 3)]
     seen = seen_items(engine, 1, items)
     engine.dispose()
-    assert seen.keys == {f"k{n}" for n in range(count)}
+    assert seen.keys == {f"k{n}" for n in range(0, count, 2)}
     assert seen.urls == {f"https://news.example/{n}" for n in range(1, count, 2)}
+    assert seen.new(items) == items[count:]
     assert seen.as_of == count
 
 

@@ -40,7 +40,6 @@ def open_database(url: str, migrate: bool = True) -> Engine:
         event.listen(engine, "begin", _begin_immediate)
     else:
         engine = create_engine(url)
-        event.listen(engine, "connect", _binary_lists)
         event.listen(engine, "connect", _note_checkin)
         event.listen(engine, "checkin", _note_checkin)
         event.listen(engine, "checkout", _ping_if_idle)
@@ -66,16 +65,6 @@ def _begin_immediate(connection) -> None:
     (read_scope) begin nothing: each statement is a transaction of its own, and no write waits."""
     if not connection.get_execution_options().get(_READS_ONLY):
         connection.exec_driver_sql("BEGIN IMMEDIATE")
-
-
-def _binary_lists(dbapi_connection, _record) -> None:
-    """Python lists (the dedupe lookup's keys and links) go to PostgreSQL as binary arrays:
-    psycopg's text form runs a regular expression over every element to quote it, a third of a
-    lookup's client time. Only psycopg 3 connections have adapters to set."""
-    adapters = getattr(dbapi_connection, "adapters", None)
-    if adapters is not None:
-        from psycopg.types.array import ListBinaryDumper
-        adapters.register_dumper(list, ListBinaryDumper)
 
 
 def _note_checkin(_dbapi_connection, record) -> None:

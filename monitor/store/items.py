@@ -4,19 +4,11 @@ import json
 from collections import Counter
 
 from sqlalchemy import (
-    BigInteger,
-    Integer,
-    Text,
-    and_,
     bindparam,
-    cast,
     func,
     insert,
-    literal_column,
-    null,
     select,
-    true,
-    union_all,
+    text,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -35,52 +27,39 @@ IDS_IN_FLIGHT = 10_000
 # A poll runs these for every feed that answers: built once, on the tables (no ORM layer, no
 # expression or cache key built per call).
 _ITEM = ItemRow.__table__
-_SINCE = _ITEM.c.id > bindparam("after")
 
 
-def _lookup(postgresql_form: bool, since: bool):
-    """One statement for feeds' known keys (part 1), known links (part 2) and the newest id
-    (part 3): a statement and its round trip are most of a lookup's cost, so a poll's write
-    re-checks all its feeds in one. The values are one parameter each and the statement one text
-    for any number of them: arrays on PostgreSQL (psycopg prepares the statement once per
-    connection), JSON arrays on SQLite (`json_each`); an IN list would be rewritten for every
-    call, with a parameter per value. Each (feed, key) pair and each link is one index search
-    whatever the table's statistics say: on PostgreSQL a LATERAL subquery per value, which the
-    planner cannot turn into a scan of the items stored since `after`."""
-    def part(number: int, *columns):
-        return select(literal_column(str(number)).label("part"), *columns)
-
-    def keys_part(rows):  # rows: the item table, or a subquery of its rows
-        return part(1, rows.c.feed_id, rows.c.key, rows.c.title, cast(null(), Text), cast(null(), BigInteger))
-
-    def urls_part(rows):
-        return part(2, null(), null(), null(), rows.c.url, null())
-
-    def recent(statement):
-        return statement.where(_SINCE) if since else statement
-
-    if postgresql_form:
-        wanted = func.unnest(bindparam("feed_ids", type_=postgresql.ARRAY(Integer)),
-                             bindparam("keys", type_=postgresql.ARRAY(Text))
-                             ).table_valued("feed_id", "key").render_derived("wanted")
-        by_key = recent(select(_ITEM.c.feed_id, _ITEM.c.key, _ITEM.c.title).where(
-            _ITEM.c.feed_id == wanted.c.feed_id, _ITEM.c.key == wanted.c.key)).limit(1).lateral("by_key")
-        links = func.unnest(bindparam("urls", type_=postgresql.ARRAY(Text))
-                            ).table_valued("url").render_derived("links")
-        by_url = recent(select(_ITEM.c.url).where(_ITEM.c.url == links.c.url)).limit(1).lateral("by_url")
-        keys = keys_part(by_key).select_from(wanted.join(by_key, true()))
-        urls = urls_part(by_url).select_from(links.join(by_url, true()))
-    else:  # pairs: [[feed id, key], ...]; json_each is read first, the items through their indexes
-        wanted = func.json_each(bindparam("pairs")).table_valued("value")
-        keys = recent(keys_part(_ITEM).select_from(wanted.join(_ITEM, and_(
-            _ITEM.c.feed_id == func.json_extract(wanted.c.value, "$[0]"),
-            _ITEM.c.key == func.json_extract(wanted.c.value, "$[1]")))))
-        links = select(literal_column("value")).select_from(func.json_each(bindparam("urls")))
-        urls = recent(urls_part(_ITEM).where(_ITEM.c.url.in_(links)))
-    return union_all(keys, urls, part(3, null(), null(), null(), null(), func.max(_ITEM.c.id)))
-
-
-_LOOKUPS = {(form, since): _lookup(form, since) for form in (False, True) for since in (False, True)}
+# One statement looks up feeds' items, a row for each: its title if this feed stored its key, else
+# the link if any feed stored it (a key found needs no link: the item is seen either way); the
+# last row has the newest id. A statement and its round trip are most of a lookup's cost, so a
+# poll's write re-checks all its feeds in one. The items are one JSON parameter, [[feed id, key,
+# link], ...], and the statement one text for any number of them (an IN list would be rewritten
+# for every call, a parameter per value; PostgreSQL arrays cost a Python call per element to send).
+# Each key and link is one index search whatever the table's statistics say: on PostgreSQL a
+# LATERAL subquery, which the planner cannot turn into a scan of the items stored since :after.
+_LOOKUP_SQL = {
+    "postgresql": """
+SELECT wanted.feed_id, wanted.key, by_key.title, by_link.url, CAST(NULL AS BIGINT)
+FROM (SELECT CAST(value->>0 AS INTEGER) AS feed_id, value->>1 AS key, value->>2 AS url
+      FROM jsonb_array_elements(CAST(:items AS JSONB))) AS wanted
+LEFT JOIN LATERAL (SELECT item.title FROM item WHERE item.feed_id = wanted.feed_id
+                   AND item.key = wanted.key{since} LIMIT 1) AS by_key ON true
+LEFT JOIN LATERAL (SELECT item.url FROM item
+                   WHERE by_key.title IS NULL AND item.url = wanted.url{since} LIMIT 1) AS by_link ON true
+UNION ALL SELECT NULL, NULL, NULL, NULL, max(id) FROM item""",
+    "sqlite": """
+SELECT wanted.feed_id, wanted.key, by_key.title,
+       CASE WHEN by_key.title IS NULL
+            THEN (SELECT item.url FROM item WHERE item.url = wanted.url{since} LIMIT 1) END,
+       NULL
+FROM (SELECT json_extract(value, '$[0]') AS feed_id, json_extract(value, '$[1]') AS key,
+             json_extract(value, '$[2]') AS url FROM json_each(:items)) AS wanted
+LEFT JOIN item AS by_key ON by_key.feed_id = wanted.feed_id AND by_key.key = wanted.key{by_key_since}
+UNION ALL SELECT NULL, NULL, NULL, NULL, max(id) FROM item""",
+}
+_LOOKUPS = {(dialect, since): text(sql.format(since=" AND item.id > :after" if since else "",
+                                              by_key_since=" AND by_key.id > :after" if since else ""))
+            for dialect, sql in _LOOKUP_SQL.items() for since in (False, True)}
 _NEWEST = select(func.max(_ITEM.c.id))
 _ENTRIES = FeedEntries.__table__
 _SERVED = select(served_marks(bindparam("feed_id")))
@@ -208,22 +187,16 @@ def _seen_in_feeds(connection, feeds: list[tuple[int, list[Item]]], after: int |
     """Seen as of now, by feed id, of each feed's items; with `after`, only among the items
     stored since that id (those a plan made then could not know: an index range, however large
     the table). As of: the newest id when the lookup ran."""
-    pairs = [(feed_id, item.key) for feed_id, items in feeds for item in items] if own_keys else []
-    urls = [item.url for _, items in feeds for item in items if item.url]
-    on_postgresql = connection.dialect.name == "postgresql"
-    if on_postgresql:
-        values = {"feed_ids": [feed_id for feed_id, _ in pairs], "keys": [key for _, key in pairs],
-                  "urls": urls}
-    else:
-        values = {"pairs": json.dumps(pairs), "urls": json.dumps(urls)}
+    wanted = json.dumps([(feed_id if own_keys else None, item.key if own_keys else None, item.url)
+                         for feed_id, items in feeds for item in items if own_keys or item.url])
     titles, found, newest = {feed_id: {} for feed_id, _ in feeds}, set(), None
-    for part, feed_id, key, title, url, top in connection.execute(_LOOKUPS[on_postgresql, after is not None],
-                                                                  dict(values, after=after)).all():
-        if part == 1:
+    statement = _LOOKUPS[connection.dialect.name, after is not None]
+    for feed_id, key, title, url, top in connection.execute(statement, dict(items=wanted, after=after)).all():
+        if title is not None:
             titles[feed_id][key] = title
-        elif part == 2:
+        elif url is not None:
             found.add(url)
-        else:
+        elif top is not None:
             newest = top
     found = frozenset(found)
     return {feed_id: Seen(frozenset(known), found, newest, known) for feed_id, known in titles.items()}
