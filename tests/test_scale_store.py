@@ -17,7 +17,7 @@ from monitor.daemon.health import feed_health
 from monitor.pipeline import ANALYZE_AFTER, poll
 from monitor.store import open_database
 from monitor.store.database import session_scope
-from monitor.store.feeds import claim_feeds, sync_feeds
+from monitor.store.feeds import claim_feeds, release_feeds, sync_feeds
 from monitor.store.tables import Feed, ItemRow
 
 
@@ -63,8 +63,12 @@ def test_claiming_a_large_watchlist_binds_no_parameter_per_feed(database_url):
     sync_feeds(engine, [(f"feed-{n}", f"http://127.0.0.1:9/{n}.xml") for n in range(2000)], now)
     statements = _Statements(engine)
     claimed = claim_feeds(engine, None, now, due_only=True, worker="here:1")
+    release_feeds(engine, "here:1")
+    named = claim_feeds(engine, [f"feed-{n}" for n in range(0, 2000, 2)] + ["not-a-feed"], now,
+                        due_only=True, worker="here:1")
     engine.dispose()
     assert len(claimed) == 2000
+    assert sorted(c.state.name for c in named) == sorted(f"feed-{n}" for n in range(0, 2000, 2))
     assert statements.most_parameters("SELECT") < 10 and statements.most_parameters("UPDATE") < 10
 
 
