@@ -206,7 +206,8 @@ class PollOutcome:
 
 @dataclass(frozen=True)
 class Seen:
-    """Of a feed's items, the keys (this feed's) and links (any feed's) already stored."""
+    """Of a feed's items, the keys (this feed's) and links (any feed's) already stored; links are
+    looked up only for items whose key was not found."""
 
     keys: frozenset[str] = frozenset()
     urls: frozenset[str] = frozenset()
