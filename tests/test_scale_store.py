@@ -248,7 +248,7 @@ def test_keys_and_links_that_need_quoting_are_found(database_url):
     items = [Item("odd", key, f"https://news.example/{key}", "t", "", None) for key in odd + ["new"]]
     own, others = seen_items(engine, 1, items), seen_items(engine, 2, items)
     engine.dispose()
-    assert own.keys == set(odd) and own.new(items) == items[-1:]
+    assert own.keys == set(odd) and own.urls == frozenset() and own.new(items) == items[-1:]
     assert others.keys == frozenset() and others.urls == {f"https://news.example/{key}" for key in odd}
 
 
