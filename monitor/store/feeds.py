@@ -107,7 +107,7 @@ def claim_feeds(engine: Engine, names: Iterable[str] | None, now: datetime, due_
 def _listed(values: list[str], dialect: str):
     """The values as rows of a subquery, from one JSON parameter: a statement naming 100,000 feeds
     binds one parameter, not one per name (PostgreSQL takes at most 65,535)."""
-    values = bindparam("listed", json.dumps(values))
+    values = bindparam("listed", json.dumps(values), unique=True)
     if dialect == "postgresql":
         return select(func.jsonb_array_elements_text(cast(values, postgresql.JSONB)))
     return select(literal_column("value")).select_from(func.json_each(values))

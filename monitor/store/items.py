@@ -187,8 +187,9 @@ def _seen_in_feeds(connection, feeds: list[tuple[int, list[Item]]], after: int |
     """Seen as of now, by feed id, of each feed's items; with `after`, only among the items
     stored since that id (those a plan made then could not know: an index range, however large
     the table). As of: the newest id when the lookup ran."""
-    wanted = json.dumps([(feed_id if own_keys else None, item.key if own_keys else None, item.url)
+    wanted = json.dumps([(feed_id if own_keys else None, item.key if own_keys else None, item.url or None)
                          for feed_id, items in feeds for item in items if own_keys or item.url])
+    # found: links of the items whose key was not found (any feed's), all feeds' together
     titles, found, newest = {feed_id: {} for feed_id, _ in feeds}, set(), None
     statement = _LOOKUPS[connection.dialect.name, after is not None]
     for feed_id, key, title, url, top in connection.execute(statement, dict(items=wanted, after=after)).all():
