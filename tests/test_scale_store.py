@@ -14,10 +14,11 @@ from sqlalchemy import create_engine, event, insert, text, update
 from sqlmodel import SQLModel, select
 
 from monitor.daemon.health import feed_health
-from monitor.pipeline import ANALYZE_AFTER, poll
+from monitor.pipeline import ANALYZE_AFTER, ANALYZE_FIRST, poll
 from monitor.store import open_database
 from monitor.store.database import session_scope
 from monitor.store.feeds import claim_feeds, release_feeds, sync_feeds
+from monitor.store.items import _LOOKUP_SQL
 from monitor.store.tables import Feed, ItemRow
 
 
@@ -102,18 +103,58 @@ def test_the_health_check_reads_each_feeds_newest_items_in_a_fixed_number_of_que
 
 def test_many_stored_items_refresh_the_postgresql_statistics(database_url, write_watchlist, make_runtime):
     """Without autovacuum, PostgreSQL has no statistics for a table the monitor filled and plans a
-    dedupe lookup as a scan of every item; the monitor runs ANALYZE itself."""
+    dedupe lookup as a scan of every item; the monitor runs ANALYZE itself: every ANALYZE_AFTER
+    new rows, and sooner while the table is small, each time it has doubled."""
     if not database_url.startswith("postgresql"):
         return
     runtime = make_runtime(write_watchlist())
-    sync_feeds(runtime.engine, [("a", "http://127.0.0.1:9/a.xml")], Clock()())
-    with session_scope(runtime.engine) as session:
-        session.execute(insert(ItemRow), [dict(feed_id=1, key=str(n), url=f"http://x.example/{n}", title="t",
-                                               text="", fetched_at=Clock()()) for n in range(ANALYZE_AFTER)])
-    runtime.count_stored(ANALYZE_AFTER - 1)
+    _store_items(runtime.engine, 0, ANALYZE_FIRST)
+    runtime.count_stored(ANALYZE_FIRST - 1)
     assert _estimated_rows(runtime.engine, "item") <= 0
     runtime.count_stored(1)
-    assert _estimated_rows(runtime.engine, "item") == ANALYZE_AFTER
+    assert _estimated_rows(runtime.engine, "item") == ANALYZE_FIRST
+    _store_items(runtime.engine, ANALYZE_FIRST, 2 * ANALYZE_AFTER)
+    runtime.count_stored(ANALYZE_FIRST)  # the table has doubled since
+    assert _estimated_rows(runtime.engine, "item") == 2 * ANALYZE_AFTER
+    _store_items(runtime.engine, 2 * ANALYZE_AFTER, 3 * ANALYZE_AFTER)
+    runtime.count_stored(ANALYZE_AFTER - 1)
+    assert _estimated_rows(runtime.engine, "item") == 2 * ANALYZE_AFTER
+    runtime.count_stored(1)  # ANALYZE_AFTER since, though the table has not doubled
+    assert _estimated_rows(runtime.engine, "item") == 3 * ANALYZE_AFTER
+
+
+def test_a_lookup_planned_on_an_empty_table_is_planned_again_once_items_are_stored(database_url, write_watchlist,
+                                                                                   make_runtime):
+    """The server keeps the plan of a prepared statement (psycopg prepares what a connection has
+    run five times) until the table's statistics change: the dedupe lookup, planned when the item
+    table was empty, scanned every stored item for each entry until ANALYZE_AFTER items were
+    stored. A first poll's few hundred items now refresh the statistics, and the plan with them."""
+    if not database_url.startswith("postgresql"):
+        return
+    runtime = make_runtime(write_watchlist())
+    runtime.sync_watchlist(Clock()())
+    lookup = _LOOKUP_SQL["postgresql"].format(since="").replace(":items", "$1")
+    wanted = json.dumps([[1, "k1", "http://x.example/1"]])
+    with runtime.engine.connect() as connection:
+        connection.execution_options(isolation_level="AUTOCOMMIT")  # as a poll's lookups run (read_scope)
+        connection.exec_driver_sql(f"PREPARE lookup(text) AS {lookup}")
+        for _ in range(6):  # the server's plan cache settles on one plan for all values
+            connection.exec_driver_sql(f"EXECUTE lookup('{wanted}')").all()
+        _store_items(runtime.engine, 0, ANALYZE_FIRST)
+        runtime.count_stored(ANALYZE_FIRST)
+        plan = "\n".join(connection.exec_driver_sql(f"EXPLAIN EXECUTE lookup('{wanted}')").scalars())
+    assert "Seq Scan on item" not in plan and "Index Scan using uq_item_feed_key" in plan, plan
+
+
+def _store_items(engine, start: int, end: int) -> None:
+    """Items as a feed's are, with a paragraph of text: a table of a few rows to the page would
+    be read whole, index or not."""
+    with session_scope(engine) as session:
+        if session.get(Feed, 1) is None:
+            session.add(Feed(id=1, name="a", url="http://127.0.0.1:9/a.xml", next_due_at=Clock()()))
+            session.flush()
+        session.execute(insert(ItemRow), [dict(feed_id=1, key=str(n), url=f"http://x.example/{n}", title="t",
+                                               text="x" * 600, fetched_at=Clock()()) for n in range(start, end)])
 
 
 def _estimated_rows(engine, table: str) -> float:

@@ -103,13 +103,26 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     refresh_statistics(engine)
 
 
-def refresh_statistics(engine: Engine) -> None:
+def refresh_statistics(engine: Engine) -> int | None:
     """ANALYZE the tables the monitor bulk-loads (PostgreSQL). The planner chooses from table
     statistics; a server running without autovacuum (some managed and container set-ups) has none
-    for a table the monitor filled, and then scans a million rows where an index reads ten."""
-    if engine.dialect.name == "postgresql":
-        with engine.begin() as connection:
-            connection.execute(text("ANALYZE feed, item, match, incident, outbox"))
+    for a table the monitor filled, and then scans a million rows where an index reads ten.
+    ANALYZE also makes the server plan anew the statements its connections have prepared, which
+    keep the plan made when they were first run. Returns the item rows it counted (analyzed_items)."""
+    if engine.dialect.name != "postgresql":
+        return None
+    with engine.begin() as connection:
+        connection.execute(text("ANALYZE feed, item, match, incident, outbox"))
+    return analyzed_items(engine)
+
+
+def analyzed_items(engine: Engine) -> int | None:
+    """The item rows PostgreSQL's statistics hold (0 if never analyzed); None on SQLite."""
+    if engine.dialect.name != "postgresql":
+        return None
+    with engine.connect() as connection:
+        rows = connection.execute(text("SELECT reltuples FROM pg_class WHERE oid = 'item'::regclass")).scalar()
+    return max(0, int(rows or 0))
 
 
 @contextmanager

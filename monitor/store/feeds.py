@@ -33,10 +33,11 @@ class ClaimedFeed:
     served: str | None = None  # what its last poll served (served_marks; "" for nothing); None: not read
 
 
-def sync_feeds(engine: Engine, feeds: Iterable[tuple[str, str]], now: datetime) -> None:
+def sync_feeds(engine: Engine, feeds: Iterable[tuple[str, str]], now: datetime) -> int:
     """Make the feed table hold every (name, url) of the watchlist, watched; a changed URL starts
     afresh; a feed no longer in the watchlist keeps its row and items, unwatched. Reads four
-    columns of each row and writes only the rows that change (`monitor poll` syncs every run)."""
+    columns of each row and writes only the rows that change (`monitor poll` syncs every run).
+    Returns how many feeds it added."""
     wanted, feed = dict(feeds), Feed.__table__
     watch, unwatch, moved = [], [], []
     with session_scope(engine) as session:
@@ -60,6 +61,7 @@ def sync_feeds(engine: Engine, feeds: Iterable[tuple[str, str]], now: datetime) 
             insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
             session.execute(insert(Feed).on_conflict_do_nothing(index_elements=["name"]),
                             [dict(name=name, url=url, next_due_at=now) for name, url in wanted.items()])
+    return len(wanted)
 
 
 def served_marks(feed_id):
