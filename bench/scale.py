@@ -11,8 +11,9 @@ the monitor's alone:
   (2) all 304         the same again, every feed answering 304 Not Modified
   (3) 10% changed     a tenth of the feeds bring 3 new items each; the rest answer 304
   (4) dedupe          the store's dedupe lookups for 500 feeds, the items table filled to --stored
-                      rows: every entry looked up, and as a poll does (seen_items: only the
-                      entries the feed's last poll did not serve)
+                      rows: every entry looked up, and as a poll does (only the entries the
+                      feed's last poll did not serve); each a feed a statement (an idle poll)
+                      and --lookup-batch feeds a statement (a busy one: store.seen_in_feeds)
   (5) latency         `monitor run`: from the moment a feed falls due (its next_due_at) with a new
                       attack report to the moment the json:// receiver gets the page; p50/p95
   (6) workers         (PostgreSQL, --workers K) K `monitor run` processes on one database: all
@@ -75,9 +76,8 @@ from monitor.ingest.parse import parse_feed  # noqa: E402
 from monitor.pipeline import Runtime, poll  # noqa: E402
 from monitor.settings.config import FetchConfig, load_config, parse_duration  # noqa: E402
 from monitor.store import Feed, ItemRow, open_database  # noqa: E402
-from monitor.store.database import read_scope  # noqa: E402
 from monitor.store.feeds import claim_feeds, release_feeds  # noqa: E402
-from monitor.store.items import _seen, seen_items  # noqa: E402
+from monitor.store.items import SeenQuery, seen_in_feeds  # noqa: E402
 
 PROFILES_DIR = ROOT / "monitor" / "profiles"
 PROFILE = "iraq-syria-militia-attacks"
@@ -394,6 +394,10 @@ def child_poll(spec: dict) -> dict:
     """What `monitor poll` does: poll every feed, then send the pending alerts."""
     config = load_config(Path(spec["config"]))
     runtime = Runtime(config, open_database(config.database))
+    batches, lookups = LookupBatches(), logging.getLogger("monitor.poll.lookups")
+    lookups.addHandler(batches)
+    lookups.setLevel(logging.DEBUG)
+    lookups.propagate = False
 
     def run():
         outcomes = poll(runtime)
@@ -405,9 +409,28 @@ def child_poll(spec: dict) -> dict:
                     first_error=errors[0].error if errors else None,
                     not_modified=sum(o.status == "not-modified" for o in outcomes),
                     new_items=sum(o.new_items for o in outcomes), matches=sum(o.matches for o in outcomes),
-                    alerts=sum(o.alerts for o in outcomes), sent=sent)
+                    alerts=sum(o.alerts for o in outcomes), sent=sent, lookup_batches=batches.sizes)
 
     return measured(run)
+
+
+class LookupBatches(logging.Handler):
+    """The sizes of a poll's dedupe lookups (feeds per statement), from its debug log."""
+
+    def __init__(self):
+        super().__init__(logging.DEBUG)
+        self.sizes: list[int] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.msg.startswith("looked up %d feeds"):
+            self.sizes.append(record.args[0])
+
+
+def _batches(sizes: list[int]) -> str:
+    if not sizes:
+        return "no dedupe lookup"
+    return (f"{sum(sizes)} feeds looked up in {len(sizes)} statements (feeds per statement: median "
+            f"{statistics.median(sizes):g}, max {max(sizes)})")
 
 
 def child_fetch(spec: dict) -> dict:
@@ -445,34 +468,36 @@ def child_fetch(spec: dict) -> dict:
 
 
 def child_seen(spec: dict) -> dict:
-    """The store's dedupe lookups for each feed's current items, one call per feed as a poll makes
-    them: with spec["every_entry"], every entry is looked up (a feed whose entries are all new
-    to it, or whose row has no digests of its last poll); else as a poll does: the feeds are
-    claimed (one statement, which also reads what each feed's last poll served) and seen_items
-    looks up only the entries that poll did not serve. The claim is timed; fetching and parsing
-    are not."""
+    """The store's dedupe lookups for each feed's current items, spec["batch"] feeds a statement
+    as a poll looks up the feeds waiting together for its worker (1: an idle worker, each feed
+    as it answers): with spec["every_entry"], every entry is looked up (a feed whose entries are
+    all new to it, or whose row has no digests of its last poll); else as a poll does: the feeds
+    are claimed (one statement, which also reads what each feed's last poll served) and only the
+    entries that poll did not serve are looked up. The claim is timed; fetching and parsing are
+    not."""
     engine = open_database(spec["database"], migrate=False)
     with engine.connect() as connection:
         ids = dict(connection.execute(select(Feed.name, Feed.id)).all())
     with httpx.Client(trust_env=False) as client:
         feeds = [(name, ids[name], parse_feed(client.get(url).content, name, url, "application/rss+xml"))
                  for name, url in spec["feeds"]]
+    batch = spec["batch"]
 
-    def every_entry(feed_id, items):
-        with read_scope(engine) as connection:
-            return _seen(connection, feed_id, items)
+    def look_up(queries: list[SeenQuery]) -> list:
+        return [seen for start in range(0, len(queries), batch)
+                for seen in seen_in_feeds(engine, queries[start:start + batch])]
 
-    every_entry(*feeds[0][1:])  # a poll's connections are open already
+    look_up([SeenQuery(feeds[0][1], feeds[0][2], served="")])  # a poll's connections are open already
 
     def run():
         if spec.get("every_entry"):
-            seen = [every_entry(feed_id, items) for _, feed_id, items in feeds]
+            seen = look_up([SeenQuery(feed_id, items, served="") for _, feed_id, items in feeds])
         else:
             claims = {c.state.name: c for c in claim_feeds(engine, [name for name, _, _ in feeds],
                                                            datetime.now(timezone.utc), due_only=False,
                                                            worker="scalebench-dedupe")}
-            seen = [seen_items(engine, feed_id, items, claims[name].first_poll, claims[name].served)
-                    for name, feed_id, items in feeds]
+            seen = look_up([SeenQuery(feed_id, items, claims[name].first_poll, claims[name].served)
+                            for name, feed_id, items in feeds])
         return dict(feeds=len(feeds), items=sum(len(items) for _, _, items in feeds),
                     seen=sum(len(s.keys) for s in seen))
 
@@ -661,7 +686,7 @@ class Bench:
                       f"{result['dispatch']:.2f} s ({result['dispatch_cpu']:.2f} s CPU"
                       f"{', apprise loading its plugins once included' if result['sent'] else ''}); "
                       f"the feed server's CPU meanwhile "
-                      f"{served['cpu'] - before['cpu']:.2f} s"
+                      f"{served['cpu'] - before['cpu']:.2f} s; {_batches(result['lookup_batches'])}"
                       + (f"; first error: {result['first_error']}" if result["first_error"] else ""))
         self.add(f"    {tag} baseline: {options.baseline_client} GET, bodies dropped", wall=baseline["wall"], cpu=baseline["cpu"],
                  rss=baseline["rss"], feeds_per_s=len(self.urls()) / baseline["wall"],
@@ -695,14 +720,24 @@ class Bench:
         stored, added = fill_items(self.engine, options.stored)
         count = min(options.lookup_feeds, options.feeds)
         feeds = [(f"f{n}", self.server.url(n)) for n in self.rng.sample(range(options.feeds), count)]
-        for every_entry, how in ((True, "every entry looked up"), (False, "as a poll does")):
-            result = self.child("seen", database=self.url, feeds=feeds, every_entry=every_entry)
-            self.add(f"(4) dedupe: {count} feeds, {how}", wall=result["wall"], cpu=result["cpu"],
-                     rss=result["rss"], feeds_per_s=count / result["wall"],
-                     items_per_s=result["items"] / result["wall"],
+        batch = options.lookup_batch
+        rows = [(every_entry, size, f"{'every entry' if every_entry else 'as a poll does'}, "
+                                    f"{size} feed{'s' if size > 1 else ''} a statement")
+                for every_entry in (True, False) for size in (1, batch)]
+        runs = {how: [] for _, _, how in rows}
+        for _ in range(options.lookup_repeat):  # alternating, so that the machine's noise falls on each row
+            for every_entry, size, how in rows:
+                runs[how].append(self.child("seen", database=self.url, feeds=feeds, every_entry=every_entry,
+                                            batch=size))
+        for how, results in runs.items():
+            wall, cpu = (statistics.median(r[key] for r in results) for key in ("wall", "cpu"))
+            self.add(f"(4) dedupe: {count} feeds, {how}", wall=wall, cpu=cpu,
+                     rss=max(r["rss"] for r in results), feeds_per_s=count / wall,
+                     items_per_s=results[0]["items"] / wall,
                      note=f"{stored:,} item rows stored ({added:,} filler rows added); "
-                          f"{result['items']} items, {result['seen']} found seen; "
-                          f"{1000 * result['wall'] / count:.2f} ms per feed")
+                          f"{results[0]['items']} items, {results[0]['seen']} found seen; "
+                          f"{1000 * wall / count:.2f} ms per feed; median of "
+                          + ", ".join(f"{r['wall']:.3f}" for r in results) + " s")
 
     # ---- (5) latency under the daemon -------------------------------------------------------------
 
@@ -942,6 +977,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stored", type=int, default=100_000,
                         help="(4): item rows in the table for the lookups (default 100,000; 500,000 for the full run)")
     parser.add_argument("--lookup-feeds", type=int, default=500, help="(4): feeds looked up (default 500)")
+    parser.add_argument("--lookup-batch", type=int, default=4,
+                        help="(4): feeds looked up in one statement, as a busy poll does (default 4; the "
+                             "notes of (1) and (3) tell what the poll did)")
+    parser.add_argument("--lookup-repeat", type=int, default=3,
+                        help="(4): runs of each lookup row, alternating; the median is shown (default 3)")
     parser.add_argument("--samples", type=int, default=10, help="(5): pages timed (default 10)")
     parser.add_argument("--window", type=float, default=10.0,
                         help="(5): seconds over which the timed feeds fall due (default 10)")

@@ -55,11 +55,12 @@ from .store import utcnow
 from .store.database import analyzed_items, refresh_statistics
 from .store.feeds import ClaimedFeed, claim_feeds, record_feed_error, release_feeds, sync_feeds
 from .store.incidents import Grouping, grouping
-from .store.items import apply_poll, apply_polls, seen_items
+from .store.items import SeenQuery, apply_poll, apply_polls, seen_in_feeds, seen_items
 from .store.workers import worker_id
 from .text import lede, with_article
 
 log = logging.getLogger("monitor.poll")
+lookup_log = logging.getLogger("monitor.poll.lookups")  # debug: feeds per dedupe statement (bench/scale.py)
 GROUP_AFTER = 5.0  # seconds a poll waits for slow feeds before grouping what has arrived
 STOP_CHECK = 0.2  # seconds between looks at the stop flag while feeds are fetched
 FUTURE_SKEW = timedelta(hours=1)  # an item dated this far ahead of our clock still counts as now
@@ -171,6 +172,7 @@ async def _refresh_as_they_answer(runtime: Runtime, claims: dict[str, ClaimedFee
     slots = asyncio.Semaphore(2 * runtime.config.fetch.concurrency)
     worker = ThreadPoolExecutor(1, thread_name_prefix="refresh")
     unchanged, writes = UnchangedFeeds(runtime.engine, worker), NewItemWrites(runtime, worker)
+    lookups = SeenLookups(runtime, worker)
     async with ArticlePages(runtime.config.fetch, runtime.robots) as pages:
         try:
             async for state, result in fetch_all([c.state for c in claims.values()], runtime.config.fetch):
@@ -180,7 +182,7 @@ async def _refresh_as_they_answer(runtime: Runtime, claims: dict[str, ClaimedFee
                     continue
                 await slots.acquire()
                 task = asyncio.create_task(refresh_feed_async(runtime, claims[state.name], result, pages,
-                                                              worker, unchanged, writes))
+                                                              worker, unchanged, writes, lookups))
                 task.add_done_callback(lambda _: slots.release())
                 refreshing.append(task)
             for task in refreshing:
@@ -253,13 +255,20 @@ def refresh_feed(runtime: Runtime, claim: ClaimedFeed, result: FetchResult | Fet
 async def refresh_feed_async(runtime: Runtime, claim: ClaimedFeed, result: FetchResult | FetchError,
                              pages: ArticlePages, worker: Executor | None = None,
                              unchanged: "UnchangedFeeds | None" = None,
-                             writes: "NewItemWrites | None" = None) -> PollOutcome:
+                             writes: "NewItemWrites | None" = None,
+                             lookups: "SeenLookups | None" = None) -> PollOutcome:
     """refresh_feed, with the article pages of the new items that ask for one (full_text) read
     between asking the store and classifying: their text is scored and stored with the item's.
-    The work that is not waiting (parse, score, store) runs on `worker`; with `writes`, new items
-    are stored together with other feeds' (NewItemWrites)."""
+    The work that is not waiting (parse, score, store) runs on `worker`; with `lookups` and
+    `writes`, the store is asked and written together with other feeds' (SeenLookups,
+    NewItemWrites)."""
     loop = asyncio.get_running_loop()
-    read, wanted = await loop.run_in_executor(worker, _read_and_choose, runtime, claim, result)
+    if lookups is None:
+        read, wanted = await loop.run_in_executor(worker, _read_and_choose, runtime, claim, result)
+    else:
+        entries = await loop.run_in_executor(worker, _entries_or_failure, runtime, claim, result)
+        read, wanted = (entries, []) if isinstance(entries, PollOutcome) else \
+            await asyncio.wrap_future(lookups.add(claim, entries))
     if isinstance(read, PollOutcome):
         return read
     if wanted:
@@ -285,6 +294,12 @@ def _read_and_choose(runtime: Runtime, claim: ClaimedFeed, result: FetchResult |
     return read, ([] if isinstance(read, PollOutcome) else _wanting_article(runtime, claim, read))
 
 
+def _choose(runtime: Runtime, claim: ClaimedFeed, entries: list[Entry], seen: Seen
+            ) -> tuple["_FeedRead", list[Item]]:
+    read = _feed_read(runtime, claim, entries, seen)
+    return read, _wanting_article(runtime, claim, read)
+
+
 @dataclass(frozen=True)
 class _FeedRead:
     """A feed's new items, which of its entries the store has seen, and what it serves now (the
@@ -300,16 +315,28 @@ class _FeedRead:
 
 def _read_feed(runtime: Runtime, claim: ClaimedFeed, result: FetchResult | FetchError
                ) -> _FeedRead | PollOutcome:
-    now, interval = runtime.clock(), runtime.interval(claim.state.name)
-    try:
-        entries = _entries_of(claim, result)
-    except (FetchError, ParseError) as exc:
-        metrics.poll_failed(claim.state.name, exc)
-        return _failed(runtime, claim, str(exc), now, interval, _retry_after(exc))
+    entries = _entries_or_failure(runtime, claim, result)
+    if isinstance(entries, PollOutcome):
+        return entries
     seen = Seen() if not entries else seen_items(runtime.engine, claim.id, entries, claim.first_poll,
                                                  claim.served)
+    return _feed_read(runtime, claim, entries, seen)
+
+
+def _entries_or_failure(runtime: Runtime, claim: ClaimedFeed, result: FetchResult | FetchError
+                        ) -> list[Entry] | PollOutcome:
+    try:
+        return _entries_of(claim, result)
+    except (FetchError, ParseError) as exc:
+        metrics.poll_failed(claim.state.name, exc)
+        return _failed(runtime, claim, str(exc), runtime.clock(), runtime.interval(claim.state.name),
+                       _retry_after(exc))
+
+
+def _feed_read(runtime: Runtime, claim: ClaimedFeed, entries: list[Entry], seen: Seen) -> _FeedRead:
     _log_reused_ids(claim.state.name, seen.changed(entries))
-    return _FeedRead([entry.item() for entry in seen.new(entries)], seen, now, interval,
+    return _FeedRead([entry.item() for entry in seen.new(entries)], seen, runtime.clock(),
+                     runtime.interval(claim.state.name),
                      claim.first_poll and not runtime.config.first_poll_alerts,
                      tuple((entry.key, entry.url, entry.title) for entry in entries))
 
@@ -375,6 +402,46 @@ class UnchangedFeeds:
             plans, self.plans = self.plans, []
         if plans:
             self.writes.append(self.worker.submit(apply_polls, self.engine, plans))
+
+
+class SeenLookups:
+    """Which entries of the feeds that answered the store has seen, asked for several feeds in one
+    statement (store.seen_in_feeds) on the poll's worker thread, as NewItemWrites writes them: a
+    busy worker (a first poll, many changed feeds) asks for many feeds in one round trip, an idle
+    one for each at once. Each `add` gives the feed's read and the items wanting their article."""
+
+    def __init__(self, runtime: Runtime, worker: Executor):
+        self.runtime, self.worker = runtime, worker
+        self.waiting: list[tuple[ClaimedFeed, list[Entry], Future]] = []
+        self.lock = threading.Lock()
+
+    def add(self, claim: ClaimedFeed, entries: list[Entry]) -> Future:
+        """(_FeedRead, [Item wanting its article page]), once looked up."""
+        read: Future = Future()
+        with self.lock:
+            self.waiting.append((claim, entries, read))
+        self.worker.submit(self._look_up)
+        return read
+
+    def _look_up(self) -> None:
+        with self.lock:
+            batch, self.waiting = self.waiting, []
+        batch = [waiting for waiting in batch if waiting[2].set_running_or_notify_cancel()]
+        if not batch:
+            return
+        try:
+            seen = seen_in_feeds(self.runtime.engine, [SeenQuery(claim.id, entries, claim.first_poll, claim.served)
+                                                       for claim, entries, _ in batch])
+        except Exception as exc:  # the database is gone: as one feed's lookup would, it fails the poll
+            for _, _, read in batch:
+                read.set_exception(exc)
+            return
+        lookup_log.debug("looked up %d feeds' entries in one statement", len(batch))
+        for (claim, entries, read), feed_seen in zip(batch, seen):
+            try:
+                read.set_result(_choose(self.runtime, claim, entries, feed_seen))
+            except Exception as exc:  # noqa: BLE001 - raised where the feed's task awaits it
+                read.set_exception(exc)
 
 
 class NewItemWrites:

@@ -13,10 +13,11 @@ from conftest import INCIDENT, INCIDENT_2, ORDINARY
 from monitor.alerts.render import alert_message, message_for, outbox_messages
 from monitor.alerts.routing import LOG_CHANNEL, route_channels
 from monitor.model import FeedState, FetchResult, Item, Label, PollStatus, Role, Seen
-from monitor.pipeline import NewItemWrites, group_pending, plan_poll
+from monitor.ingest.parse import Entry
+from monitor.pipeline import NewItemWrites, SeenLookups, group_pending, plan_poll
 from monitor.store import ItemRow, MatchRow, OutboxRow
 from monitor.store.feeds import ClaimedFeed, claim_feeds, sync_feeds
-from monitor.store.items import apply_poll, apply_polls, seen_items
+from monitor.store.items import SeenQuery, apply_poll, apply_polls, seen_in_feeds, seen_items
 
 PROFILE = "iraq-syria-militia-attacks"
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=timezone.utc)
@@ -205,13 +206,7 @@ def test_the_write_rechecks_the_feeds_planned_before_other_writes_in_one_lookup(
     same_link = _item(5, ORDINARY, url=late_c.new_items[0].item.url)  # c's key-3's link, from feed a
     assert apply_poll(runtime.engine, _plan(runtime, "b", [same_key])) == (1, 0)
     assert apply_poll(runtime.engine, _plan(runtime, "a", [same_link])) == (1, 0)
-    lookups = []
-
-    def record(_connection, _cursor, statement, *_):
-        if "UNION ALL" in statement:
-            lookups.append(statement)
-
-    event.listen(runtime.engine, "before_cursor_execute", record)
+    lookups = _lookup_statements(runtime.engine)
     assert apply_polls(runtime.engine, [late_b, late_c]) == [(1, 1), (1, 1)]
     assert len(lookups) == 1
     assert sorted((row.feed_id, row.key) for row in _rows(runtime, ItemRow)) == [
@@ -259,6 +254,57 @@ def test_a_batch_the_database_refuses_is_stored_feed_by_feed(write_watchlist, ma
     finally:
         worker.shutdown()
     assert sorted(row.key for row in _rows(runtime, ItemRow)) == ["key-0", "key-2"]
+
+
+def test_feeds_waiting_for_the_worker_are_looked_up_in_one_statement(write_watchlist, make_runtime):
+    """SeenLookups: feeds whose answers queue up while the worker is busy are looked up together,
+    one statement for them all, and each gets what a lookup of its own would give: a known feed's
+    stored key is seen, a new feed's first poll sees links any feed stored, a new entry is new."""
+    runtime = _runtime(write_watchlist, make_runtime,
+                       feeds=[{"name": name, "url": f"http://127.0.0.1:9/{name}.xml"} for name in "abc"])
+    assert apply_poll(runtime.engine, _plan(runtime, "a", [_item(0, ORDINARY, "a")])) == (1, 0)
+    stored_link = _item(0, ORDINARY, "a").url
+    again_a = _claim(runtime, "a")  # polled before: not a first poll
+    new_b, new_c = _claim(runtime, "b"), _claim(runtime, "c")
+    entries = {again_a: [_entry("a", "key-0", "https://news.example/moved", "t"), _entry("a", "key-1")],
+               new_b: [_entry("b", "key-2", stored_link, "t"), _entry("b", "key-3")],
+               new_c: []}
+    assert not again_a.first_poll and new_b.first_poll
+    lookups = _lookup_statements(runtime.engine)
+    worker, busy = ThreadPoolExecutor(1), threading.Event()
+    worker.submit(busy.wait)  # the feeds queue up behind this, as behind other feeds' parsing
+    batcher = SeenLookups(runtime, worker)
+    reads = {claim: batcher.add(claim, feed_entries) for claim, feed_entries in entries.items()}
+    busy.set()
+    try:
+        new_keys = {claim.state.name: [item.key for item in read.result(timeout=30)[0].items]
+                    for claim, read in reads.items()}
+    finally:
+        worker.shutdown()
+    assert new_keys == {"a": ["key-1"], "b": ["key-3"], "c": []}
+    assert len(lookups) == 1
+    alone = [seen_items(runtime.engine, claim.id, feed_entries, claim.first_poll, claim.served)
+             for claim, feed_entries in entries.items()]
+    together = seen_in_feeds(runtime.engine, [SeenQuery(claim.id, feed_entries, claim.first_poll, claim.served)
+                                              for claim, feed_entries in entries.items()])
+    # the same keys and new entries; the links found are all the feeds' (any feed's link is seen)
+    assert [(seen.keys, seen.as_of, seen.new(feed_entries)) for seen, feed_entries in zip(together, entries.values())] \
+        == [(seen.keys, seen.as_of, seen.new(feed_entries)) for seen, feed_entries in zip(alone, entries.values())]
+
+
+def _entry(feed: str, key: str, url: str | None = None, title: str | None = None) -> Entry:
+    return Entry(feed, key, url or f"https://news.example/{key}", title or f"story {key}", text="text")
+
+
+def _lookup_statements(engine) -> list[str]:
+    lookups = []
+
+    def record(_connection, _cursor, statement, *_):
+        if "UNION ALL" in statement:
+            lookups.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    return lookups
 
 
 def _refuse_titles_with(engine, word: str) -> None:

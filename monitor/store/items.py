@@ -2,6 +2,7 @@
 
 import json
 from collections import Counter
+from dataclasses import dataclass
 
 from sqlalchemy import (
     bindparam,
@@ -89,19 +90,49 @@ def seen_items(engine: Engine, feed_id: int, items: list, first_poll: bool = Fal
     poll looks up links only: a new feed has no items of its own. A feed moved to a new URL polls
     a first time again and has, so the Seen has no as_of, and the write re-checks every item
     (apply_polls: one lookup for all the feeds it writes)."""
-    if first_poll:
-        with read_scope(engine) as connection:
-            by_link = _seen(connection, feed_id, items, own_keys=False)
-        return Seen(urls=by_link.urls)
-    if served is None:
-        with read_scope(engine) as connection:
-            served = connection.execute(_SERVED, {"feed_id": feed_id}).scalar()
-    again = served_again(json.loads(served) if served else (), items)
-    others = [item for item in items if item.key not in again]
-    if not others:  # nothing new, so nothing to write: as_of (for the write's re-check) is not needed
-        return Seen(frozenset(again))
+    return seen_in_feeds(engine, [SeenQuery(feed_id, items, first_poll, served)])[0]
+
+
+@dataclass(frozen=True)
+class SeenQuery:
+    """One feed's part of seen_in_feeds: seen_items' arguments."""
+
+    feed_id: int
+    items: list
+    first_poll: bool = False
+    served: str | None = None  # None: not read yet
+
+
+def seen_in_feeds(engine: Engine, queries: list[SeenQuery]) -> list[Seen]:
+    """seen_items of several feeds, in one lookup statement: a poll looks up together the feeds
+    waiting for its worker. One Seen per query, in order."""
+    again = [frozenset() if q.first_poll else served_again(json.loads(served) if served else (), q.items)
+             for q, served in zip(queries, _served(engine, queries))]
+    wanted = [(None if q.first_poll else q.feed_id, [item for item in q.items if item.key not in known])
+              for q, known in zip(queries, again)]
+    if not any(items for _, items in wanted):  # nothing new, so nothing to write: no as_of needed
+        return [Seen(known) for known in again]
     with read_scope(engine) as connection:
-        seen = _seen(connection, feed_id, others)
+        found = _seen_in_feeds(connection, wanted)
+    return [_seen_with(q.first_poll, known, looked_up, seen)
+            for q, known, (_, looked_up), seen in zip(queries, again, wanted, found)]
+
+
+def _served(engine: Engine, queries: list[SeenQuery]) -> list[str]:
+    """What each feed's last poll served: as the query has it, else read (a first poll needs none)."""
+    unread = [q.feed_id for q in queries if q.served is None and not q.first_poll]
+    if not unread:
+        return [q.served or "" for q in queries]
+    with read_scope(engine) as connection:
+        read = {feed_id: connection.execute(_SERVED, {"feed_id": feed_id}).scalar() for feed_id in unread}
+    return [q.served if q.served is not None else read.get(q.feed_id) or "" for q in queries]
+
+
+def _seen_with(first_poll: bool, again: frozenset[str], looked_up: list, seen: Seen) -> Seen:
+    if first_poll:  # no as_of: the write re-checks every item, keys included (seen_items)
+        return Seen(urls=seen.urls)
+    if not looked_up:
+        return Seen(again)
     return Seen(seen.keys | again, seen.urls, seen.as_of, seen.titles)
 
 
@@ -148,8 +179,8 @@ def _stored_since_plans(connection, plans: list[PollPlan], newest: int | None) -
         return {}
     made_at = [plan.seen_as_of for plan in stale]
     since = None if None in made_at else min(made_at) - IDS_IN_FLIGHT
-    return _seen_in_feeds(connection, [(plan.feed_id, [s.item for s in plan.new_items]) for plan in stale],
-                          since)
+    found = _seen_in_feeds(connection, [(plan.feed_id, [s.item for s in plan.new_items]) for plan in stale], since)
+    return {plan.feed_id: seen for plan, seen in zip(stale, found)}
 
 
 def _update_feeds(connection, plans: list[PollPlan], stored: list[int]) -> None:
@@ -176,19 +207,13 @@ def _unseen(scored: tuple[ScoredItem, ...], seen: Seen) -> list[ScoredItem]:
     return [s for s in scored if id(s.item) in keep]
 
 
-def _seen(connection, feed_id: int, items: list[Item], after: int | None = None, own_keys: bool = True
-          ) -> Seen:
-    """Seen as of now, of one feed's items (_seen_in_feeds); without `own_keys`, by link only."""
-    return _seen_in_feeds(connection, [(feed_id, items)], after, own_keys)[feed_id]
-
-
-def _seen_in_feeds(connection, feeds: list[tuple[int, list[Item]]], after: int | None = None,
-                   own_keys: bool = True) -> dict[int, Seen]:
-    """Seen as of now, by feed id, of each feed's items; with `after`, only among the items
-    stored since that id (those a plan made then could not know: an index range, however large
-    the table). As of: the newest id when the lookup ran."""
-    wanted = json.dumps([(feed_id if own_keys else None, item.key if own_keys else None, item.url or None)
-                         for feed_id, items in feeds for item in items if own_keys or item.url])
+def _seen_in_feeds(connection, feeds: list[tuple[int | None, list[Item]]], after: int | None = None
+                   ) -> list[Seen]:
+    """Seen as of now, of each feed's items (feed id None: by link only), in order; with `after`,
+    only among the items stored since that id (those a plan made then could not know: an index
+    range, however large the table). As of: the newest id when the lookup ran."""
+    wanted = json.dumps([(feed_id, item.key if feed_id is not None else None, item.url or None)
+                         for feed_id, items in feeds for item in items if feed_id is not None or item.url])
     # found: links of the items whose key was not found (any feed's), all feeds' together
     titles, found, newest = {feed_id: {} for feed_id, _ in feeds}, set(), None
     statement = _LOOKUPS[connection.dialect.name, after is not None]
@@ -200,7 +225,7 @@ def _seen_in_feeds(connection, feeds: list[tuple[int, list[Item]]], after: int |
         elif top is not None:
             newest = top
     found = frozenset(found)
-    return {feed_id: Seen(frozenset(known), found, newest, known) for feed_id, known in titles.items()}
+    return [Seen(frozenset(titles[feed_id]), found, newest, titles[feed_id]) for feed_id, _ in feeds]
 
 
 def _newest_item(connection) -> int | None:
