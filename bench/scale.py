@@ -394,7 +394,7 @@ def child_poll(spec: dict) -> dict:
     """What `monitor poll` does: poll every feed, then send the pending alerts."""
     config = load_config(Path(spec["config"]))
     runtime = Runtime(config, open_database(config.database))
-    batches, lookups = LookupBatches(), logging.getLogger("monitor.poll.lookups")
+    batches, lookups = LookupBatches(), logging.getLogger("monitor.store.lookups")
     lookups.addHandler(batches)
     lookups.setLevel(logging.DEBUG)
     lookups.propagate = False

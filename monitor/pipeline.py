@@ -60,7 +60,6 @@ from .store.workers import worker_id
 from .text import lede, with_article
 
 log = logging.getLogger("monitor.poll")
-lookup_log = logging.getLogger("monitor.poll.lookups")  # debug: feeds per dedupe statement (bench/scale.py)
 GROUP_AFTER = 5.0  # seconds a poll waits for slow feeds before grouping what has arrived
 STOP_CHECK = 0.2  # seconds between looks at the stop flag while feeds are fetched
 FUTURE_SKEW = timedelta(hours=1)  # an item dated this far ahead of our clock still counts as now
@@ -124,15 +123,16 @@ class Runtime:
         if self.engine.dialect.name != "postgresql":  # SQLite plans each statement with what it has
             return
         self._stored_since_analyze += new_rows
-        if self._analyzed_items is None:
-            self._analyzed_items = analyzed_items(self.engine) or 0
-        if self._stored_since_analyze < min(ANALYZE_AFTER, max(ANALYZE_FIRST, self._analyzed_items)):
-            return
         try:
+            if self._analyzed_items is None:
+                self._analyzed_items = 0  # if the read fails: as if empty, until an ANALYZE counts the rows
+                self._analyzed_items = analyzed_items(self.engine) or 0
+            if self._stored_since_analyze < min(ANALYZE_AFTER, max(ANALYZE_FIRST, self._analyzed_items)):
+                return
+            self._stored_since_analyze = 0
             self._analyzed_items = refresh_statistics(self.engine) or 0
-        except Exception:  # only slower queries follow; the poll itself is stored
+        except Exception:  # only slower queries follow; what was stored stays stored
             log.exception("could not refresh the database's table statistics")
-        self._stored_since_analyze = 0
 
 
 def poll(runtime: Runtime, feed_names: list[str] | None = None, due_only: bool = False,
@@ -436,7 +436,6 @@ class SeenLookups:
             for _, _, read in batch:
                 read.set_exception(exc)
             return
-        lookup_log.debug("looked up %d feeds' entries in one statement", len(batch))
         for (claim, entries, read), feed_seen in zip(batch, seen):
             try:
                 read.set_result(_choose(self.runtime, claim, entries, feed_seen))

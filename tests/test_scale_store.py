@@ -14,7 +14,7 @@ from sqlalchemy import create_engine, event, insert, text, update
 from sqlmodel import SQLModel, select
 
 from monitor.daemon.health import feed_health
-from monitor.pipeline import ANALYZE_AFTER, ANALYZE_FIRST, poll
+from monitor.pipeline import ANALYZE_AFTER, ANALYZE_FIRST, Runtime, poll
 from monitor.store import open_database
 from monitor.store.database import session_scope
 from monitor.store.feeds import claim_feeds, release_feeds, sync_feeds
@@ -121,6 +121,22 @@ def test_many_stored_items_refresh_the_postgresql_statistics(database_url, write
     assert _estimated_rows(runtime.engine, "item") == 2 * ANALYZE_AFTER
     runtime.count_stored(1)  # ANALYZE_AFTER since, though the table has not doubled
     assert _estimated_rows(runtime.engine, "item") == 3 * ANALYZE_AFTER
+
+
+def test_a_large_watchlist_added_refreshes_the_statistics_and_a_database_away_is_only_logged(
+        database_url, write_watchlist, make_runtime, caplog):
+    """The feeds a watchlist sync adds count as new rows; a statistics refresh that cannot reach
+    the database is logged and raises nothing (what was stored stays stored)."""
+    if not database_url.startswith("postgresql"):
+        return
+    runtime = make_runtime(write_watchlist(feeds=[{"name": f"f{n}", "url": f"http://127.0.0.1:9/{n}.xml"}
+                                                  for n in range(ANALYZE_FIRST)]))
+    runtime.sync_watchlist(Clock()())
+    assert _estimated_rows(runtime.engine, "feed") == ANALYZE_FIRST
+    away = Runtime(runtime.config, create_engine("postgresql+psycopg://postgres@127.0.0.1:1/none"))
+    away.count_stored(ANALYZE_AFTER)
+    away.count_stored(ANALYZE_AFTER)
+    assert "could not refresh the database's table statistics" in caplog.text
 
 
 def test_a_lookup_planned_on_an_empty_table_is_planned_again_once_items_are_stored(database_url, write_watchlist,

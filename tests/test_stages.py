@@ -258,42 +258,95 @@ def test_a_batch_the_database_refuses_is_stored_feed_by_feed(write_watchlist, ma
 
 def test_feeds_waiting_for_the_worker_are_looked_up_in_one_statement(write_watchlist, make_runtime):
     """SeenLookups: feeds whose answers queue up while the worker is busy are looked up together,
-    one statement for them all, and each gets what a lookup of its own would give: a known feed's
-    stored key is seen, a new feed's first poll sees links any feed stored, a new entry is new."""
-    runtime = _runtime(write_watchlist, make_runtime,
-                       feeds=[{"name": name, "url": f"http://127.0.0.1:9/{name}.xml"} for name in "abc"])
-    assert apply_poll(runtime.engine, _plan(runtime, "a", [_item(0, ORDINARY, "a")])) == (1, 0)
-    stored_link = _item(0, ORDINARY, "a").url
-    again_a = _claim(runtime, "a")  # polled before: not a first poll
-    new_b, new_c = _claim(runtime, "b"), _claim(runtime, "c")
-    entries = {again_a: [_entry("a", "key-0", "https://news.example/moved", "t"), _entry("a", "key-1")],
-               new_b: [_entry("b", "key-2", stored_link, "t"), _entry("b", "key-3")],
-               new_c: []}
-    assert not again_a.first_poll and new_b.first_poll
-    lookups = _lookup_statements(runtime.engine)
+    one statement for them all, and each gets what a lookup of its own gives: entries its last
+    poll served under the same title are known without a lookup, a reused id is found by its key
+    and told apart, a first poll sees links any feed stored, and only the first of two entries
+    with one link is new. A feed that looked nothing up has no as_of (its write re-checks)."""
+    runtime = _runtime(write_watchlist, make_runtime, feeds=_feeds("abcd"))
+    batch = _batch(runtime)
     worker, busy = ThreadPoolExecutor(1), threading.Event()
     worker.submit(busy.wait)  # the feeds queue up behind this, as behind other feeds' parsing
+    lookups = _lookup_statements(runtime.engine)
     batcher = SeenLookups(runtime, worker)
-    reads = {claim: batcher.add(claim, feed_entries) for claim, feed_entries in entries.items()}
+    reads = {claim.state.name: batcher.add(claim, entries) for claim, entries in batch}
     busy.set()
     try:
-        new_keys = {claim.state.name: [item.key for item in read.result(timeout=30)[0].items]
-                    for claim, read in reads.items()}
+        reads = {name: read.result(timeout=30)[0] for name, read in reads.items()}
     finally:
         worker.shutdown()
-    assert new_keys == {"a": ["key-1"], "b": ["key-3"], "c": []}
     assert len(lookups) == 1
-    alone = [seen_items(runtime.engine, claim.id, feed_entries, claim.first_poll, claim.served)
-             for claim, feed_entries in entries.items()]
-    together = seen_in_feeds(runtime.engine, [SeenQuery(claim.id, feed_entries, claim.first_poll, claim.served)
-                                              for claim, feed_entries in entries.items()])
-    # the same keys and new entries; the links found are all the feeds' (any feed's link is seen)
-    assert [(seen.keys, seen.as_of, seen.new(feed_entries)) for seen, feed_entries in zip(together, entries.values())] \
-        == [(seen.keys, seen.as_of, seen.new(feed_entries)) for seen, feed_entries in zip(alone, entries.values())]
+    entries = {claim.state.name: feed_entries for claim, feed_entries in batch}
+    assert {name: [item.key for item in read.items] for name, read in reads.items()} == _NEW_IN_BATCH
+    assert {name: [e.key for e in read.seen.changed(entries[name])] for name, read in reads.items()} == \
+        {"a": ["key-1"], "b": [], "c": [], "d": []}
+    assert {name: read.seen.as_of is not None for name, read in reads.items()} == \
+        {"a": True, "b": False, "c": False, "d": True}
 
 
-def _entry(feed: str, key: str, url: str | None = None, title: str | None = None) -> Entry:
-    return Entry(feed, key, url or f"https://news.example/{key}", title or f"story {key}", text="text")
+_NEW_IN_BATCH = {"a": ["key-2"], "b": [], "c": ["key-7", "key-8"], "d": ["key-11"]}
+
+
+def test_a_lookup_reads_what_the_last_poll_served_when_the_claim_did_not(write_watchlist, make_runtime):
+    """seen_in_feeds with no `served` (a claim that did not read it) reads it, and finds the same
+    as with it."""
+    runtime = _runtime(write_watchlist, make_runtime, feeds=_feeds("abcd"))
+    batch = _batch(runtime)
+    with_served = seen_in_feeds(runtime.engine,
+                                [SeenQuery(c.id, e, c.first_poll, c.served) for c, e in batch])
+    unread = seen_in_feeds(runtime.engine, [SeenQuery(c.id, e, c.first_poll) for c, e in batch])
+    assert [[item.key for item in seen.new(e)] for seen, (_, e) in zip(unread, batch)] == \
+        list(_NEW_IN_BATCH.values())
+    assert [(seen.keys, seen.as_of is None) for seen in unread] == \
+        [(seen.keys, seen.as_of is None) for seen in with_served]
+
+
+def test_a_failed_lookup_fails_each_waiting_feed_and_a_cancelled_one_is_skipped(write_watchlist,
+                                                                               make_runtime):
+    runtime = _runtime(write_watchlist, make_runtime, feeds=_feeds("abcd"))
+    batch = _batch(runtime)
+    with runtime.engine.begin() as connection:
+        connection.exec_driver_sql("ALTER TABLE item RENAME TO item_away")  # the lookup's table is gone
+    worker, busy = ThreadPoolExecutor(1), threading.Event()
+    worker.submit(busy.wait)
+    batcher = SeenLookups(runtime, worker)
+    reads = [batcher.add(claim, entries) for claim, entries in batch]
+    assert reads[0].cancel()  # its feed's task was cancelled (a stopped poll) before the lookup ran
+    busy.set()
+    try:
+        errors = [read.exception(timeout=30) for read in reads[1:]]
+    finally:
+        worker.shutdown()
+        with runtime.engine.begin() as connection:
+            connection.exec_driver_sql("ALTER TABLE item_away RENAME TO item")
+    assert reads[0].cancelled()
+    assert all(error is not None and "item" in str(error) for error in errors), errors
+
+
+def _feeds(names: str) -> list[dict]:
+    return [{"name": name, "url": f"http://127.0.0.1:9/{name}.xml"} for name in names]
+
+
+def _batch(runtime) -> list[tuple[ClaimedFeed, list[Entry]]]:
+    """Four feeds' claims and entries: a, b and d polled before, c new."""
+    stored = {"a": [_entry("a", "key-0"), _entry("a", "key-1")], "b": [_entry("b", "key-5")],
+              "d": [_entry("d", "key-10")]}
+    for name, feed_entries in stored.items():
+        items = [entry.item() for entry in feed_entries]
+        assert apply_poll(runtime.engine, _plan(runtime, name, items)) == (len(items), 0)
+    a, b, c, d = (_claim(runtime, name) for name in "abcd")
+    assert not a.first_poll and c.first_poll
+    return [(a, [_entry("a", "key-0"), _entry("a", "key-1", title="another story"), _entry("a", "key-2")]),
+            (b, [_entry("b", "key-5")]),  # all served again: nothing to look up
+            (c, [_entry("c", "key-6", "https://news.example/key-0"),  # a's link
+                 _entry("c", "key-7", None), _entry("c", "key-8"),
+                 _entry("c", "key-9", "https://news.example/key-8")]),  # key-8's link
+            (d, [_entry("d", "key-10"), _entry("d", "key-11")])]
+
+
+def _entry(feed: str, key: str, url: str | None = "", title: str | None = None) -> Entry:
+    """An entry linking to news.example/<key> unless `url` is given; None: an entry with no link."""
+    return Entry(feed, key, (url or f"https://news.example/{key}") if url is not None else None,
+                 title or f"story {key}", text="text")
 
 
 def _lookup_statements(engine) -> list[str]:

@@ -1,6 +1,7 @@
 """Items and matches: what a feed's poll has seen, and writing polls' plans in one transaction."""
 
 import json
+import logging
 from collections import Counter
 from dataclasses import dataclass
 
@@ -20,6 +21,8 @@ from .database import read_scope
 from .feeds import served_marks, success_values
 from .retention import entry_marks, served_again
 from .tables import Feed, FeedEntries, ItemRow, MatchRow
+
+lookup_log = logging.getLogger("monitor.store.lookups")  # debug: feeds per dedupe statement (bench/scale.py)
 
 # Ids other transactions may have taken but not committed when a plan was read (PostgreSQL hands
 # out ids before commit): the re-check at write time looks this far below the plan's newest id.
@@ -106,7 +109,7 @@ class SeenQuery:
 def seen_in_feeds(engine: Engine, queries: list[SeenQuery]) -> list[Seen]:
     """seen_items of several feeds, in one lookup statement: a poll looks up together the feeds
     waiting for its worker. One Seen per query, in order."""
-    again = [frozenset() if q.first_poll else served_again(json.loads(served) if served else (), q.items)
+    again = [frozenset(() if q.first_poll else served_again(json.loads(served) if served else (), q.items))
              for q, served in zip(queries, _served(engine, queries))]
     wanted = [(None if q.first_poll else q.feed_id, [item for item in q.items if item.key not in known])
               for q, known in zip(queries, again)]
@@ -114,6 +117,7 @@ def seen_in_feeds(engine: Engine, queries: list[SeenQuery]) -> list[Seen]:
         return [Seen(known) for known in again]
     with read_scope(engine) as connection:
         found = _seen_in_feeds(connection, wanted)
+    lookup_log.debug("looked up %d feeds' entries in one statement", len(queries))
     return [_seen_with(q.first_poll, known, looked_up, seen)
             for q, known, (_, looked_up), seen in zip(queries, again, wanted, found)]
 
