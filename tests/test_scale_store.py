@@ -14,11 +14,13 @@ from sqlalchemy import create_engine, event, insert, text, update
 from sqlmodel import SQLModel, select
 
 from monitor.daemon.health import feed_health
+from monitor.model import Item
 from monitor.pipeline import ANALYZE_AFTER, ANALYZE_FIRST, Runtime, poll
 from monitor.store import open_database
 from monitor.store.database import session_scope
 from monitor.store.feeds import claim_feeds, release_feeds, sync_feeds
 from monitor.store.items import _LOOKUP_SQL
+from monitor.store.retention import titled_marks
 from monitor.store.tables import Feed, ItemRow
 
 
@@ -369,7 +371,56 @@ def test_upgrading_moves_each_feeds_digests_to_their_own_table(tmp_path):
     engine.dispose()
     migrated = open_database(url)
     with session_scope(migrated) as session:
-        assert [(row.feed_id, row.marks) for row in session.exec(select(FeedEntries))] == [(1, marks)]
+        assert [(row.feed_id, row.marks, row.titled) for row in session.exec(select(FeedEntries))] == \
+            [(1, {"keys": ["k1"], "links": ["l1"]}, '["t1"]')]  # 0010 moves the titled marks out
         assert sorted(f.name for f in session.exec(select(Feed))) == ["f1", "f2", "f3"]
         assert sorted(i.feed_id for i in session.exec(select(ItemRow))) == [1, 2, 3]
         assert session.execute(text("PRAGMA foreign_key_check")).all() == []
+
+
+def test_upgrading_moves_the_titled_marks_to_a_text_column_the_claim_reads(database_url):
+    """0010: the digests of keys with titles leave feed_entries.marks for a text column; a claim
+    reads them as before, and a downgrade puts them back."""
+    from monitor.store.database import upgrade
+    from monitor.store.retention import entry_marks, served_again
+
+    served = [("k1", "https://x.example/1", "First"), ("k2", None, "Second")]
+    old_marks = dict(entry_marks(served), titled=json.loads(titled_marks(served)))
+    engine = open_database(database_url, migrate=False)
+    upgrade(engine, "0009")
+    with engine.begin() as connection:
+        connection.execute(text("INSERT INTO feed (id, name, url, next_due_at, error_count, items_seen, "
+                                "watched) VALUES (1, 'f1', 'https://x.example/rss', '2026-11-30 00:00:00', "
+                                "0, 0, true)"))
+        connection.execute(text("INSERT INTO feed_entries (feed_id, marks) VALUES (1, :marks)"),
+                           {"marks": json.dumps(old_marks)})
+    upgrade(engine)
+    [claim] = claim_feeds(engine, ["f1"], Clock()(), due_only=False)
+    entries = [Item("f1", key, link, title, "", None) for key, link, title in served]
+    assert served_again(json.loads(claim.served), entries) == {"k1", "k2"}
+    assert served_again(json.loads(claim.served), [Item("f1", "k1", None, "Changed", "", None)]) == set()
+    with engine.connect() as connection:
+        marks = _decoded(connection.execute(text("SELECT marks FROM feed_entries")).scalar())
+    assert marks == entry_marks(served)
+    _downgrade(engine, "0009")
+    with engine.connect() as connection:
+        assert _decoded(connection.execute(text("SELECT marks FROM feed_entries")).scalar()) == old_marks
+    engine.dispose()
+
+
+def _downgrade(engine, revision: str) -> None:
+    from alembic import command
+    from alembic.config import Config as AlembicConfig
+
+    from monitor.store.database import MIGRATIONS
+
+    settings = AlembicConfig()
+    settings.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as connection:
+        settings.attributes["connection"] = connection
+        command.downgrade(settings, revision)
+
+
+def _decoded(value):
+    """A JSON column read with a plain SELECT: psycopg decodes it, sqlite3 gives the text."""
+    return json.loads(value) if isinstance(value, str) else value

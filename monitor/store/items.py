@@ -19,7 +19,7 @@ from sqlalchemy.engine import Engine
 from ..model import Item, PollPlan, Role, ScoredItem, Seen
 from .database import read_scope
 from .feeds import served_marks, success_values
-from .retention import entry_marks, served_again
+from .retention import entry_marks, served_again, titled_marks
 from .tables import Feed, FeedEntries, ItemRow, MatchRow
 
 lookup_log = logging.getLogger("monitor.store.lookups")  # debug: feeds per dedupe statement (bench/scale.py)
@@ -78,7 +78,8 @@ _UPDATE_FEED_STATE = _UPDATE_FEED.values(items_seen=_FEED.c.items_seen + bindpar
 def _upsert_entries(dialect_insert):
     statement = dialect_insert(_ENTRIES)
     return statement.on_conflict_do_update(index_elements=[_ENTRIES.c.feed_id],
-                                           set_={"marks": statement.excluded.marks})
+                                           set_={"marks": statement.excluded.marks,
+                                                 "titled": statement.excluded.titled})
 
 
 _UPSERT_ENTRIES = {"postgresql": _upsert_entries(postgresql.insert), "sqlite": _upsert_entries(sqlite.insert)}
@@ -198,8 +199,8 @@ def _update_feeds(connection, plans: list[PollPlan], stored: list[int]) -> None:
 
 def _write_entries(connection, plans: list[PollPlan]) -> None:
     """What each feed that served entries serves now (FeedEntries)."""
-    entries = [{"feed_id": plan.feed_id, "marks": entry_marks(plan.in_feed)}
-               for plan in plans if plan.in_feed is not None]
+    entries = [{"feed_id": plan.feed_id, "marks": entry_marks(plan.in_feed),
+                "titled": titled_marks(plan.in_feed)} for plan in plans if plan.in_feed is not None]
     if entries:
         connection.execute(_UPSERT_ENTRIES[connection.dialect.name], entries)
 

@@ -30,14 +30,16 @@ class Feed(SQLModel, table=True):
 
 
 class FeedEntries(SQLModel, table=True):
-    """Short digests of the entries a feed served at its last poll with entries (keys, links, keys
-    with titles: retention.entry_marks): retention never deletes items still in a feed, or they
-    would come back as new, and a poll looks up only the entries not served then. Apart from the
-    feed row, which every claim and 304 rewrites (on SQLite an UPDATE rewrites the whole row)."""
+    """Short digests of the entries a feed served at its last poll with entries: of keys and links
+    (`marks`, retention.entry_marks), so that retention never deletes items still in a feed, or
+    they would come back as new; of keys with titles (`titled`, retention.titled_marks), so that a
+    poll looks up only the entries not served then. Apart from the feed row, which every claim and
+    304 rewrites (on SQLite an UPDATE rewrites the whole row)."""
 
     __tablename__ = "feed_entries"
     feed_id: int = Field(foreign_key="feed.id", primary_key=True)
     marks: dict = Field(sa_column=Column(JSON, nullable=False))
+    titled: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
 
 
 class ItemRow(SQLModel, table=True):
