@@ -37,7 +37,7 @@ def sync_feeds(engine: Engine, feeds: Iterable[tuple[str, str]], now: datetime) 
     """Make the feed table hold every (name, url) of the watchlist, watched; a changed URL starts
     afresh; a feed no longer in the watchlist keeps its row and items, unwatched. Reads four
     columns of each row and writes only the rows that change (`monitor poll` syncs every run).
-    Returns how many feeds it added."""
+    Returns how many feeds it added (or found added meanwhile by another worker)."""
     wanted, feed = dict(feeds), Feed.__table__
     watch, unwatch, moved = [], [], []
     with session_scope(engine) as session:

@@ -78,7 +78,7 @@ def entry_marks(entries: Iterable[tuple[str, str | None, str]]) -> dict[str, lis
 def titled_marks(entries: Iterable[tuple[str, str | None, str]]) -> str:
     """Digests of each key with its title (FeedEntries.titled), for dedupe (served_again), as
     JSON text: a claim reads it for every feed, and a text column costs the server no JSON
-    parsing (a seventh of what reading it out of `marks` cost PostgreSQL)."""
+    parsing (a sixth of what reading it out of `marks` cost PostgreSQL)."""
     return json.dumps(sorted({_titled_mark(key, title) for key, _, title in entries}))
 
 
