@@ -723,7 +723,7 @@ class Bench:
         batch = options.lookup_batch
         rows = [(every_entry, size, f"{'every entry' if every_entry else 'as a poll does'}, "
                                     f"{size} feed{'s' if size > 1 else ''} a statement")
-                for every_entry in (True, False) for size in (1, batch)]
+                for every_entry in (True, False) for size in sorted({1, batch})]
         runs = {how: [] for _, _, how in rows}
         for _ in range(options.lookup_repeat):  # alternating, so that the machine's noise falls on each row
             for every_entry, size, how in rows:
