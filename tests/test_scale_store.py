@@ -10,7 +10,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from conftest import ORDINARY, Clock
 from peers import Route, rss
-from sqlalchemy import create_engine, event, insert, text, update
+from sqlalchemy import create_engine, event, insert, inspect, text, update
 from sqlmodel import SQLModel, select
 
 from monitor.daemon.health import feed_health
@@ -392,20 +392,32 @@ def test_upgrading_moves_the_titled_marks_to_a_text_column_the_claim_reads(datab
         connection.execute(text("INSERT INTO feed (id, name, url, next_due_at, error_count, items_seen, "
                                 "watched) VALUES (1, 'f1', 'https://x.example/rss', '2026-11-30 00:00:00', "
                                 "0, 0, true)"))
-        connection.execute(text("INSERT INTO feed_entries (feed_id, marks) VALUES (1, :marks)"),
-                           {"marks": json.dumps(old_marks)})
+        connection.execute(text("INSERT INTO feed (id, name, url, next_due_at, error_count, items_seen, "
+                                "watched) VALUES (2, 'f2', 'https://x.example/rss2', '2026-11-30 00:00:00', "
+                                "0, 0, true)"))
+        for feed_id, marks in ((1, old_marks), (2, entry_marks(served))):  # 2: written before titled marks
+            connection.execute(text("INSERT INTO feed_entries (feed_id, marks) VALUES (:id, :marks)"),
+                               {"id": feed_id, "marks": json.dumps(marks)})
     upgrade(engine)
-    [claim] = claim_feeds(engine, ["f1"], Clock()(), due_only=False)
+    claim, unmarked = claim_feeds(engine, ["f1", "f2"], Clock()(), due_only=False)
+    assert unmarked.served == ""
     entries = [Item("f1", key, link, title, "", None) for key, link, title in served]
     assert served_again(json.loads(claim.served), entries) == {"k1", "k2"}
     assert served_again(json.loads(claim.served), [Item("f1", "k1", None, "Changed", "", None)]) == set()
-    with engine.connect() as connection:
-        marks = _decoded(connection.execute(text("SELECT marks FROM feed_entries")).scalar())
-    assert marks == entry_marks(served)
+    assert _marks(engine) == [entry_marks(served), entry_marks(served)]
     _downgrade(engine, "0009")
+    assert _marks(engine) == [old_marks, entry_marks(served)]
     with engine.connect() as connection:
-        assert _decoded(connection.execute(text("SELECT marks FROM feed_entries")).scalar()) == old_marks
+        assert "titled" not in [column["name"] for column in inspect(connection).get_columns("feed_entries")]
+    upgrade(engine)
+    assert _marks(engine) == [entry_marks(served), entry_marks(served)]
     engine.dispose()
+
+
+def _marks(engine) -> list:
+    with engine.connect() as connection:
+        return [_decoded(marks) for marks in
+                connection.execute(text("SELECT marks FROM feed_entries ORDER BY feed_id")).scalars()]
 
 
 def _downgrade(engine, revision: str) -> None:
