@@ -21,7 +21,8 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('titled', sa.Text(), nullable=False, server_default=''))
     if op.get_bind().dialect.name == "postgresql":
         op.execute("UPDATE feed_entries SET titled = COALESCE(marks->>'titled', ''), "
-                   "marks = CAST(CAST(marks AS JSONB) - 'titled' AS JSON) WHERE json_typeof(marks) = 'object'")
+                   "marks = CAST(CAST(marks AS JSONB) - 'titled' AS JSON) "
+                   "WHERE json_typeof(marks) = 'object'")
     else:
         op.execute("UPDATE feed_entries SET titled = COALESCE(json_extract(marks, '$.titled'), ''), "
                    "marks = json_remove(marks, '$.titled')")
