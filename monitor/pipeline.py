@@ -182,7 +182,7 @@ async def _refresh_as_they_answer(runtime: Runtime, claims: dict[str, ClaimedFee
                     continue
                 await slots.acquire()
                 task = asyncio.create_task(refresh_feed_async(runtime, claims[state.name], result, pages,
-                                                              worker, unchanged, writes, lookups))
+                                                              lookups, worker, unchanged, writes))
                 task.add_done_callback(lambda _: slots.release())
                 refreshing.append(task)
             for task in refreshing:
@@ -253,24 +253,19 @@ def refresh_feed(runtime: Runtime, claim: ClaimedFeed, result: FetchResult | Fet
 
 
 async def refresh_feed_async(runtime: Runtime, claim: ClaimedFeed, result: FetchResult | FetchError,
-                             pages: ArticlePages, worker: Executor | None = None,
+                             pages: ArticlePages, lookups: "SeenLookups", worker: Executor | None = None,
                              unchanged: "UnchangedFeeds | None" = None,
-                             writes: "NewItemWrites | None" = None,
-                             lookups: "SeenLookups | None" = None) -> PollOutcome:
+                             writes: "NewItemWrites | None" = None) -> PollOutcome:
     """refresh_feed, with the article pages of the new items that ask for one (full_text) read
     between asking the store and classifying: their text is scored and stored with the item's.
-    The work that is not waiting (parse, score, store) runs on `worker`; with `lookups` and
-    `writes`, the store is asked and written together with other feeds' (SeenLookups,
-    NewItemWrites)."""
+    The work that is not waiting (parse, score, store) runs on `worker`; the store is asked
+    together with other feeds' (`lookups`, on the same worker), and with `writes`, new items are
+    stored together with other feeds' (NewItemWrites)."""
     loop = asyncio.get_running_loop()
-    if lookups is None:
-        read, wanted = await loop.run_in_executor(worker, _read_and_choose, runtime, claim, result)
-    else:
-        entries = await loop.run_in_executor(worker, _entries_or_failure, runtime, claim, result)
-        read, wanted = (entries, []) if isinstance(entries, PollOutcome) else \
-            await asyncio.wrap_future(lookups.add(claim, entries))
-    if isinstance(read, PollOutcome):
-        return read
+    entries = await loop.run_in_executor(worker, _entries_or_failure, runtime, claim, result)
+    if isinstance(entries, PollOutcome):
+        return entries
+    read, wanted = await asyncio.wrap_future(lookups.add(claim, entries))
     if wanted:
         texts = await pages.texts([item.url for item in wanted])
         read = replace(read, items=[replace(item, text=with_article(item.text, texts[item.url]))
@@ -286,12 +281,6 @@ async def refresh_feed_async(runtime: Runtime, claim: ClaimedFeed, result: Fetch
     except Exception as exc:  # noqa: BLE001 - kept on the feed, as _store_feed does
         return await loop.run_in_executor(worker, _store_failed, runtime, claim, read, exc)
     return _stored(plan, read, new_items, matches)
-
-
-def _read_and_choose(runtime: Runtime, claim: ClaimedFeed, result: FetchResult | FetchError
-                     ) -> tuple["_FeedRead | PollOutcome", list[Item]]:
-    read = _read_feed(runtime, claim, result)
-    return read, ([] if isinstance(read, PollOutcome) else _wanting_article(runtime, claim, read))
 
 
 def _choose(runtime: Runtime, claim: ClaimedFeed, entries: list[Entry], seen: Seen
