@@ -19,7 +19,7 @@ from monitor.pipeline import ANALYZE_AFTER, ANALYZE_FIRST, Runtime, poll
 from monitor.store import open_database
 from monitor.store.database import session_scope
 from monitor.store.feeds import claim_feeds, release_feeds, sync_feeds
-from monitor.store.items import _LOOKUP_SQL
+from monitor.store.items import _LOOKUPS
 from monitor.store.retention import titled_marks
 from monitor.store.tables import Feed, ItemRow
 
@@ -151,16 +151,18 @@ def test_a_lookup_planned_on_an_empty_table_is_planned_again_once_items_are_stor
         return
     runtime = make_runtime(write_watchlist())
     runtime.sync_watchlist(Clock()())
-    lookup = _LOOKUP_SQL["postgresql"].format(since="").replace(":items", "$1")
-    wanted = json.dumps([[1, "k1", "http://x.example/1"]])
+    lookup = str(_LOOKUPS["postgresql", "split", False])
+    for number, name in enumerate(("feed_ids", "keys", "urls"), 1):
+        lookup = lookup.replace(f":{name}", f"${number}")
+    wanted = "'1', 'k1', 'http://x.example/1'"
     with runtime.engine.connect() as connection:
         connection.execution_options(isolation_level="AUTOCOMMIT")  # as a poll's lookups run (read_scope)
-        connection.exec_driver_sql(f"PREPARE lookup(text) AS {lookup}")
+        connection.exec_driver_sql(f"PREPARE lookup(text, text, text) AS {lookup}")
         for _ in range(6):  # the server's plan cache settles on one plan for all values
-            connection.exec_driver_sql(f"EXECUTE lookup('{wanted}')").all()
+            connection.exec_driver_sql(f"EXECUTE lookup({wanted})").all()
         _store_items(runtime.engine, 0, ANALYZE_FIRST)
         runtime.count_stored(ANALYZE_FIRST)
-        plan = "\n".join(connection.exec_driver_sql(f"EXPLAIN EXECUTE lookup('{wanted}')").scalars())
+        plan = "\n".join(connection.exec_driver_sql(f"EXPLAIN EXECUTE lookup({wanted})").scalars())
     assert "Seq Scan on item" not in plan and "Index Scan using uq_item_feed_key" in plan, plan
 
 
@@ -294,21 +296,26 @@ def test_a_claim_tells_a_feed_with_no_digests_from_one_not_read(database_url):
 
 
 def test_keys_and_links_that_need_quoting_are_found(database_url):
-    """Keys and links go as one JSON parameter: commas, braces, quotes, backslashes, the word NULL
-    and an empty key are values like any other, found by this feed's key or by link from another."""
+    """Keys and links go as text parameters: commas, braces, quotes, backslashes, the word NULL,
+    an empty key and the separator itself are values like any other, found by this feed's key or
+    by link from another."""
     from monitor.model import Item
-    from monitor.store.items import seen_items
+    from monitor.store.items import SEPARATOR, seen_items
     engine, now = open_database(database_url), Clock()()
     sync_feeds(engine, [(name, f"http://127.0.0.1:9/{name}.xml") for name in ("odd", "other")], now)
-    odd = ["a,b", "{x}", '"q"', "back\\slash", "NULL", "", "é ü 中", "tab\there", "[1, 2]"]
+    odd = ["a,b", "{x}", '"q"', "back\\slash", "NULL", "", "é ü 中", "tab\there", "[1, 2]", f"x{SEPARATOR}y"]
     with session_scope(engine) as session:
         session.execute(insert(ItemRow), [dict(feed_id=1, key=key, url=f"https://news.example/{key}",
                                                title="t", text="", fetched_at=now) for key in odd])
     items = [Item("odd", key, f"https://news.example/{key}", "t", "", None) for key in odd + ["new"]]
     own, others = seen_items(engine, 1, items), seen_items(engine, 2, items)
+    # PostgreSQL: the keys go as one text split at a separator, unless a key holds it or is a lone ""
+    split = seen_items(engine, 1, [item for item in items if SEPARATOR not in item.key])
+    lone = [seen_items(engine, 1, [item]).keys for item in items if item.key in ("", "a,b")]
     engine.dispose()
     assert own.keys == set(odd) and own.urls == frozenset() and own.new(items) == items[-1:]
     assert others.keys == frozenset() and others.urls == {f"https://news.example/{key}" for key in odd}
+    assert split.keys == set(odd[:-1]) and lone == [{"a,b"}, {""}]
 
 
 def test_a_pooled_postgresql_connection_the_server_dropped_is_replaced(database_url, monkeypatch):

@@ -36,22 +36,30 @@ _ITEM = ItemRow.__table__
 # One statement looks up feeds' items, a row for each: its title if this feed stored its key, else
 # the link if any feed stored it (a key found needs no link: the item is seen either way); the
 # last row has the newest id. A statement and its round trip are most of a lookup's cost, so a
-# poll's write re-checks all its feeds in one. The items are one JSON parameter, [[feed id, key,
-# link], ...], and the statement one text for any number of them (an IN list would be rewritten
-# for every call, a parameter per value; PostgreSQL arrays cost a Python call per element to send).
+# poll's write re-checks all its feeds in one. The statement is one text for any number of items
+# (an IN list would be rewritten for every call, a parameter per value). On PostgreSQL the feed
+# ids, keys and links go as three texts that string_to_array splits at SEPARATOR: the server
+# reads them in a fifth less time than one JSON parameter, which it must parse (arrays bound
+# as lists cost a Python call per element to send). Keys that could not go that way (one holds
+# the separator, or is a lone "") go as JSON, as on SQLite: [[feed id, key, link], ...].
 # Each key and link is one index search whatever the table's statistics say: on PostgreSQL a
 # LATERAL subquery, which the planner cannot turn into a scan of the items stored since :after.
-_LOOKUP_SQL = {
-    "postgresql": """
+SEPARATOR = "\x1f"  # ASCII unit separator: XML cannot carry it, and a canonical URL has it percent-encoded
+_WANTED = {
+    "split": """unnest(CAST(string_to_array(:feed_ids, ',', '') AS INTEGER[]),
+       string_to_array(:keys, chr(31)), string_to_array(:urls, chr(31), '')) AS wanted(feed_id, key, url)""",
+    "json": """(SELECT CAST(value->>0 AS INTEGER) AS feed_id, value->>1 AS key, value->>2 AS url
+      FROM jsonb_array_elements(CAST(:items AS JSONB))) AS wanted""",
+}
+_POSTGRESQL_LOOKUP = """
 SELECT wanted.feed_id, wanted.key, by_key.title, by_link.url, CAST(NULL AS BIGINT)
-FROM (SELECT CAST(value->>0 AS INTEGER) AS feed_id, value->>1 AS key, value->>2 AS url
-      FROM jsonb_array_elements(CAST(:items AS JSONB))) AS wanted
+FROM {wanted}
 LEFT JOIN LATERAL (SELECT item.title FROM item WHERE item.feed_id = wanted.feed_id
                    AND item.key = wanted.key{since} LIMIT 1) AS by_key ON true
 LEFT JOIN LATERAL (SELECT item.url FROM item
                    WHERE by_key.title IS NULL AND item.url = wanted.url{since} LIMIT 1) AS by_link ON true
-UNION ALL SELECT NULL, NULL, NULL, NULL, max(id) FROM item""",
-    "sqlite": """
+UNION ALL SELECT NULL, NULL, NULL, NULL, max(id) FROM item"""
+_SQLITE_LOOKUP = """
 SELECT wanted.feed_id, wanted.key, by_key.title,
        CASE WHEN by_key.title IS NULL
             THEN (SELECT item.url FROM item WHERE item.url = wanted.url{since} LIMIT 1) END,
@@ -59,11 +67,13 @@ SELECT wanted.feed_id, wanted.key, by_key.title,
 FROM (SELECT json_extract(value, '$[0]') AS feed_id, json_extract(value, '$[1]') AS key,
              json_extract(value, '$[2]') AS url FROM json_each(:items)) AS wanted
 LEFT JOIN item AS by_key ON by_key.feed_id = wanted.feed_id AND by_key.key = wanted.key{by_key_since}
-UNION ALL SELECT NULL, NULL, NULL, NULL, max(id) FROM item""",
-}
-_LOOKUPS = {(dialect, since): text(sql.format(since=" AND item.id > :after" if since else "",
-                                              by_key_since=" AND by_key.id > :after" if since else ""))
-            for dialect, sql in _LOOKUP_SQL.items() for since in (False, True)}
+UNION ALL SELECT NULL, NULL, NULL, NULL, max(id) FROM item"""
+_SINCE = {False: dict(since="", by_key_since=""),
+          True: dict(since=" AND item.id > :after", by_key_since=" AND by_key.id > :after")}
+_LOOKUPS = {("postgresql", how, since): text(_POSTGRESQL_LOOKUP.format(wanted=wanted, **_SINCE[since]))
+            for how, wanted in _WANTED.items() for since in (False, True)}
+_LOOKUPS.update({("sqlite", "json", since): text(_SQLITE_LOOKUP.format(**_SINCE[since]))
+                 for since in (False, True)})
 _NEWEST = select(func.max(_ITEM.c.id))
 _ENTRIES = FeedEntries.__table__
 _SERVED = select(served_marks(bindparam("feed_id")))
@@ -217,12 +227,13 @@ def _seen_in_feeds(connection, feeds: list[tuple[int | None, list[Item]]], after
     """Seen as of now, of each feed's items (feed id None: by link only), in order; with `after`,
     only among the items stored since that id (those a plan made then could not know: an index
     range, however large the table). As of: the newest id when the lookup ran."""
-    wanted = json.dumps([(feed_id, item.key if feed_id is not None else None, item.url or None)
-                         for feed_id, items in feeds for item in items if feed_id is not None or item.url])
+    wanted = [(feed_id, item.key if feed_id is not None else "", item.url or "")
+              for feed_id, items in feeds for item in items if feed_id is not None or item.url]
+    how, values = _lookup_values(connection.dialect.name, wanted)
     # found: links of the items whose key was not found (any feed's), all feeds' together
     titles, found, newest = {feed_id: {} for feed_id, _ in feeds}, set(), None
-    statement = _LOOKUPS[connection.dialect.name, after is not None]
-    for feed_id, key, title, url, top in connection.execute(statement, dict(items=wanted, after=after)).all():
+    statement = _LOOKUPS[connection.dialect.name, how, after is not None]
+    for feed_id, key, title, url, top in connection.execute(statement, dict(values, after=after)).all():
         if title is not None:
             titles[feed_id][key] = title
         elif url is not None:
@@ -231,6 +242,27 @@ def _seen_in_feeds(connection, feeds: list[tuple[int | None, list[Item]]], after
             newest = top
     found = frozenset(found)
     return [Seen(frozenset(titles[feed_id]), found, newest, titles[feed_id]) for feed_id, _ in feeds]
+
+
+def _lookup_values(dialect: str, wanted: list[tuple[int | None, str, str]]) -> tuple[str, dict]:
+    """The lookup's parameters: ("split", three texts) on PostgreSQL where each splits back into
+    its values, else ("json", the items as JSON; "" as null)."""
+    if dialect == "postgresql":
+        feed_ids = ",".join("" if feed_id is None else str(feed_id) for feed_id, _, _ in wanted)
+        keys, urls = (_joined([entry[n] for entry in wanted]) for n in (1, 2))
+        if keys is not None and urls is not None:
+            return "split", dict(feed_ids=feed_ids, keys=keys, urls=urls)
+    return "json", dict(items=json.dumps([(feed_id, key if feed_id is not None else None, url or None)
+                                          for feed_id, key, url in wanted]))
+
+
+def _joined(values: list[str]) -> str | None:
+    """The values as one text that string_to_array(text, chr(31)) splits back into them: None
+    where it would not (a value holding the separator; a lone "", which splits into nothing)."""
+    joined = SEPARATOR.join(values)
+    if joined.count(SEPARATOR) != len(values) - 1 or values == [""]:
+        return None
+    return joined
 
 
 def _newest_item(connection) -> int | None:
