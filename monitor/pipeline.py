@@ -22,6 +22,7 @@ from collections.abc import Callable
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy.engine import Engine
 
@@ -393,72 +394,68 @@ class UnchangedFeeds:
             self.writes.append(self.worker.submit(apply_polls, self.engine, plans))
 
 
-class SeenLookups:
-    """Which entries of the feeds that answered the store has seen, asked for several feeds in one
-    statement (store.seen_in_feeds) on the poll's worker thread, as NewItemWrites writes them: a
-    busy worker (a first poll, many changed feeds) asks for many feeds in one round trip, an idle
-    one for each at once. Each `add` gives the feed's read and the items wanting their article."""
+class WorkerBatches:
+    """Requests answered several at a time on the poll's worker thread: each `add` queues a job
+    behind the work already waiting there, and the first of those jobs to run answers every
+    request added by then (`answer`, in one statement or transaction). A busy worker (a first
+    poll of many feeds) answers many at a time; an idle one answers each at once, so no page
+    waits on others. `add` is called from the event loop."""
 
     def __init__(self, runtime: Runtime, worker: Executor):
         self.runtime, self.worker = runtime, worker
-        self.waiting: list[tuple[ClaimedFeed, list[Entry], Future]] = []
+        self.waiting: list[tuple[Any, Future]] = []
         self.lock = threading.Lock()
+
+    def add(self, request) -> Future:
+        """The request's answer, once the worker has run `answer` on it."""
+        answered: Future = Future()
+        with self.lock:
+            self.waiting.append((request, answered))
+        self.worker.submit(self._answer_waiting)
+        return answered
+
+    def _answer_waiting(self) -> None:
+        with self.lock:
+            batch, self.waiting = self.waiting, []
+        batch = [(request, answered) for request, answered in batch
+                 if answered.set_running_or_notify_cancel()]  # a cancelled one's feed task is gone
+        if batch:
+            self.answer(batch)
+
+    def answer(self, batch: list[tuple[Any, Future]]) -> None:
+        """Set each request's future: its result or its exception."""
+        raise NotImplementedError
+
+
+class SeenLookups(WorkerBatches):
+    """Which entries of the feeds that answered the store has seen, asked for several feeds in one
+    statement (store.seen_in_feeds)."""
 
     def add(self, claim: ClaimedFeed, entries: list[Entry]) -> Future:
         """(_FeedRead, [Item wanting its article page]), once looked up."""
-        read: Future = Future()
-        with self.lock:
-            self.waiting.append((claim, entries, read))
-        self.worker.submit(self._look_up)
-        return read
+        return super().add((claim, entries))
 
-    def _look_up(self) -> None:
-        with self.lock:
-            batch, self.waiting = self.waiting, []
-        batch = [waiting for waiting in batch if waiting[2].set_running_or_notify_cancel()]
-        if not batch:
-            return
+    def answer(self, batch: list[tuple[tuple[ClaimedFeed, list[Entry]], Future]]) -> None:
         try:
             seen = seen_in_feeds(self.runtime.engine, [SeenQuery(claim.id, entries, claim.first_poll, claim.served)
-                                                       for claim, entries, _ in batch])
+                                                       for (claim, entries), _ in batch])
         except Exception as exc:  # the database is gone: as one feed's lookup would, it fails the poll
-            for _, _, read in batch:
+            for _, read in batch:
                 read.set_exception(exc)
             return
-        for (claim, entries, read), feed_seen in zip(batch, seen):
+        for ((claim, entries), read), feed_seen in zip(batch, seen):
             try:
                 read.set_result(_choose(self.runtime, claim, entries, feed_seen))
             except Exception as exc:  # noqa: BLE001 - raised where the feed's task awaits it
                 read.set_exception(exc)
 
 
-class NewItemWrites:
-    """Polls that brought new items, stored several in one transaction (store.apply_polls) on the
-    poll's worker thread: each `add` queues a write behind the work already waiting there, and
-    the first of those writes to run stores every poll added by then. A busy worker (a first poll
-    of many feeds) stores many at a time; an idle one stores each at once, so no page waits on
-    others. A batch the database refuses is stored again feed by feed: a bad row fails its own
-    feed only."""
+class NewItemWrites(WorkerBatches):
+    """Polls that brought new items, stored several in one transaction (store.apply_polls):
+    `add(plan)` answers the (new items, matches) stored. A batch the database refuses is stored
+    again feed by feed: a bad row fails its own feed only."""
 
-    def __init__(self, runtime: Runtime, worker: Executor):
-        self.runtime, self.worker = runtime, worker
-        self.waiting: list[tuple[PollPlan, Future]] = []
-        self.lock = threading.Lock()
-
-    def add(self, plan: PollPlan) -> Future:
-        """The (new items, matches) stored, once written."""
-        written: Future = Future()
-        with self.lock:
-            self.waiting.append((plan, written))
-        self.worker.submit(self._write)
-        return written
-
-    def _write(self) -> None:
-        with self.lock:
-            batch, self.waiting = self.waiting, []
-        batch = [(plan, written) for plan, written in batch if written.set_running_or_notify_cancel()]
-        if not batch:
-            return
+    def answer(self, batch: list[tuple[PollPlan, Future]]) -> None:
         try:
             counts = apply_polls(self.runtime.engine, [plan for plan, _ in batch])
         except Exception as exc:
