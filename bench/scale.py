@@ -746,7 +746,10 @@ class Bench:
         --window seconds, each with a new attack report, while the other feeds fall due at the
         rate their interval gives (N / interval per second)."""
         options = self.options
-        lead, window, interval = 2.0, options.window, duration_seconds(options.interval)
+        # The daemon sleeps a tick after starting, as nothing is due then: the timed feeds fall due
+        # after that first wake-up, which reads the due times set here and wakes at the earliest.
+        lead = duration_seconds(options.tick) + 1.0
+        window, interval = options.window, duration_seconds(options.interval)
         timed = self.rng.sample(range(options.feeds), min(options.samples, options.feeds))
         offsets = {n: lead + self.rng.uniform(0, interval) for n in range(options.feeds)}
         offsets.update({feed: lead + window * (k + 0.5) / len(timed) for k, feed in enumerate(timed)})
