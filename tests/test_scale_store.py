@@ -166,6 +166,29 @@ def test_a_lookup_planned_on_an_empty_table_is_planned_again_once_items_are_stor
     assert "Seq Scan on item" not in plan and "Index Scan using uq_item_feed_key" in plan, plan
 
 
+def test_the_server_plans_the_lookup_once_whatever_the_entries(database_url):
+    """A statement psycopg has prepared is planned anew for each run while the server expects a
+    plan made for the values to be cheaper than its generic one: the lookup, given its arrays,
+    was planned for every feed (0.1 ms, as much as looking up a feed's entries). Lookups of 1 to
+    3 entries (a poll's usual: a feed's few new ones) now run on one generic plan."""
+    if not database_url.startswith("postgresql"):
+        return
+    from monitor.store.items import seen_items
+    engine, now = open_database(database_url), Clock()()
+    sync_feeds(engine, [("a", "http://127.0.0.1:9/a.xml")], now)
+    _store_items(engine, 0, ANALYZE_FIRST)
+    engine.dispose()  # the lookups, one after the other, then open one connection and take it each time
+    for run in range(30):  # psycopg prepares the statement at its sixth run: 25 runs prepared
+        seen_items(engine, 1, [Item("a", str(n), f"http://x.example/{n}", "t", "", None)
+                               for n in range(1 + run % 3)])
+    with engine.connect() as connection:
+        plans = connection.execute(text("SELECT generic_plans, custom_plans FROM pg_prepared_statements "
+                                        "WHERE statement LIKE '%string_to_array%'")).all()
+    engine.dispose()
+    # (generic, custom): the server plans the first five runs for their values, then compares
+    assert plans == [(20, 5)], plans
+
+
 def _store_items(engine, start: int, end: int) -> None:
     """Items as a feed's are, with a paragraph of text: a table of a few rows to the page would
     be read whole, index or not."""
