@@ -89,6 +89,7 @@ class Runtime:
     _synced: Config | None = field(default=None, init=False, repr=False)
     _stored_since_analyze: int = field(default=0, init=False, repr=False)
     _analyzed_items: int | None = field(default=None, init=False, repr=False)
+    _count_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     def __post_init__(self):
         if not self.scorers:
@@ -123,17 +124,24 @@ class Runtime:
         feed's lookup scanned every item stored so far, for each of its entries."""
         if self.engine.dialect.name != "postgresql":  # SQLite plans each statement with what it has
             return
-        self._stored_since_analyze += new_rows
         try:
+            if self._analyze_due(new_rows):
+                self._analyzed_items = refresh_statistics(self.engine) or 0
+        except Exception:  # only slower queries follow; what was stored stays stored
+            log.exception("could not refresh the database's table statistics")
+
+    def _analyze_due(self, new_rows: int) -> bool:
+        """Count the rows; True (and the count starts again) when an ANALYZE is due. The poll's
+        worker thread counts items, the event loop's feeds: one at a time, so none is lost."""
+        with self._count_lock:
+            self._stored_since_analyze += new_rows
             if self._analyzed_items is None:
                 self._analyzed_items = 0  # if the read fails: as if empty, until an ANALYZE counts the rows
                 self._analyzed_items = analyzed_items(self.engine) or 0
             if self._stored_since_analyze < min(ANALYZE_AFTER, max(ANALYZE_FIRST, self._analyzed_items)):
-                return
+                return False
             self._stored_since_analyze = 0
-            self._analyzed_items = refresh_statistics(self.engine) or 0
-        except Exception:  # only slower queries follow; what was stored stays stored
-            log.exception("could not refresh the database's table statistics")
+            return True
 
 
 def poll(runtime: Runtime, feed_names: list[str] | None = None, due_only: bool = False,
