@@ -407,14 +407,14 @@ class WorkerBatches:
     behind the work already waiting there, and the first of those jobs to run answers every
     request added by then (`answer`, in one statement or transaction). A busy worker (a first
     poll of many feeds) answers many at a time; an idle one answers each at once, so no page
-    waits on others. `add` is called from the event loop."""
+    waits on others. Each subclass's `add` is called from the event loop."""
 
     def __init__(self, runtime: Runtime, worker: Executor):
         self.runtime, self.worker = runtime, worker
         self.waiting: list[tuple[Any, Future]] = []
         self.lock = threading.Lock()
 
-    def add(self, request) -> Future:
+    def _queue(self, request) -> Future:
         """The request's answer, once the worker has run `answer` on it."""
         answered: Future = Future()
         with self.lock:
@@ -441,7 +441,7 @@ class SeenLookups(WorkerBatches):
 
     def add(self, claim: ClaimedFeed, entries: list[Entry]) -> Future:
         """(_FeedRead, [Item wanting its article page]), once looked up."""
-        return super().add((claim, entries))
+        return self._queue((claim, entries))
 
     def answer(self, batch: list[tuple[tuple[ClaimedFeed, list[Entry]], Future]]) -> None:
         try:
@@ -459,9 +459,12 @@ class SeenLookups(WorkerBatches):
 
 
 class NewItemWrites(WorkerBatches):
-    """Polls that brought new items, stored several in one transaction (store.apply_polls):
-    `add(plan)` answers the (new items, matches) stored. A batch the database refuses is stored
-    again feed by feed: a bad row fails its own feed only."""
+    """Polls that brought new items, stored several in one transaction (store.apply_polls). A
+    batch the database refuses is stored again feed by feed: a bad row fails its own feed only."""
+
+    def add(self, plan: PollPlan) -> Future:
+        """The (new items, matches) stored, once written."""
+        return self._queue(plan)
 
     def answer(self, batch: list[tuple[PollPlan, Future]]) -> None:
         try:

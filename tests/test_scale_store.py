@@ -151,19 +151,23 @@ def test_a_lookup_planned_on_an_empty_table_is_planned_again_once_items_are_stor
         return
     runtime = make_runtime(write_watchlist())
     runtime.sync_watchlist(Clock()())
-    lookup = str(_LOOKUPS["postgresql", "split", False])
+    split, by_json = (str(_LOOKUPS["postgresql", how, False]) for how in ("split", "json"))
     for number, name in enumerate(("feed_ids", "keys", "urls"), 1):
-        lookup = lookup.replace(f":{name}", f"${number}")
-    wanted = "'1', 'k1', 'http://x.example/1'"
+        split = split.replace(f":{name}", f"${number}")
+    lookups = {"split": ("text, text, text", split, "'1', 'k1', 'http://x.example/1'"),
+               "json": ("text", by_json.replace(":items", "$1"), """'[[1, "k1", "http://x.example/1"]]'""")}
     with runtime.engine.connect() as connection:
         connection.execution_options(isolation_level="AUTOCOMMIT")  # as a poll's lookups run (read_scope)
-        connection.exec_driver_sql(f"PREPARE lookup(text, text, text) AS {lookup}")
-        for _ in range(6):  # the server's plan cache settles on one plan for all values
-            connection.exec_driver_sql(f"EXECUTE lookup({wanted})").all()
+        for how, (types, lookup, wanted) in lookups.items():
+            connection.exec_driver_sql(f"PREPARE lookup_{how}({types}) AS {lookup}")
+            for _ in range(6):  # the server's plan cache settles on one plan for all values
+                connection.exec_driver_sql(f"EXECUTE lookup_{how}({wanted})").all()
         _store_items(runtime.engine, 0, ANALYZE_FIRST)
         runtime.count_stored(ANALYZE_FIRST)
-        plan = "\n".join(connection.exec_driver_sql(f"EXPLAIN EXECUTE lookup({wanted})").scalars())
-    assert "Seq Scan on item" not in plan and "Index Scan using uq_item_feed_key" in plan, plan
+        plans = [connection.exec_driver_sql(f"EXPLAIN EXECUTE lookup_{how}({values})").scalars().all()
+                 for how, (_, _, values) in lookups.items()]
+    for plan in map("\n".join, plans):
+        assert "Seq Scan on item" not in plan and "Index Scan using uq_item_feed_key" in plan, plan
 
 
 def test_the_server_plans_the_lookup_once_whatever_the_entries(database_url):
@@ -186,7 +190,8 @@ def test_the_server_plans_the_lookup_once_whatever_the_entries(database_url):
                                         "WHERE statement LIKE '%string_to_array%'")).all()
     engine.dispose()
     # (generic, custom): the server plans the first five runs for their values, then compares
-    assert plans == [(20, 5)], plans
+    [(generic, custom)] = plans
+    assert custom <= 5 and generic >= 20, plans
 
 
 def _store_items(engine, start: int, end: int) -> None:

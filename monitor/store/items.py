@@ -38,10 +38,10 @@ _ITEM = ItemRow.__table__
 # last row has the newest id. A statement and its round trip are most of a lookup's cost, so a
 # poll's write re-checks all its feeds in one. The statement is one text for any number of items
 # (an IN list would be rewritten for every call, a parameter per value). On PostgreSQL the feed
-# ids, keys and links go as three texts that string_to_array splits at SEPARATOR: the server
-# reads them in a fifth less time than one JSON parameter, which it must parse (arrays bound
-# as lists cost a Python call per element to send). Keys that could not go that way (one holds
-# the separator, or is a lone "") go as JSON, as on SQLite: [[feed id, key, link], ...].
+# ids, keys and links go as three texts that string_to_array splits at SEPARATOR: a lookup takes
+# a tenth to a fifth less time than with one JSON parameter, which the server must parse (arrays
+# bound as lists cost a Python call per element to send). Keys that could not go that way (one
+# holds the separator, or is a lone "") go as JSON, as on SQLite: [[feed id, key, link], ...].
 # Each key and link is one index search whatever the table's statistics say: on PostgreSQL a
 # LATERAL subquery, which the planner cannot turn into a scan of the items stored since :after.
 SEPARATOR = "\x1f"  # ASCII unit separator: XML cannot carry it, and a canonical URL has it percent-encoded
@@ -249,23 +249,23 @@ def _seen_in_feeds(connection, feeds: list[tuple[int | None, list[Item]]], after
 
 def _lookup_values(dialect: str, wanted: list[tuple[int | None, str, str]]) -> tuple[str, dict]:
     """The lookup's parameters: ("split", three texts) on PostgreSQL where each splits back into
-    its values, else ("json", the items as JSON; "" as null)."""
+    its values, else ("json", the items as JSON: a link "" and the key of a feed id None as null).
+    A lone "" key would split into no element, which unnest pads with NULL, and match nothing (a
+    link "" stands for no link, NULL, either way)."""
     if dialect == "postgresql":
         feed_ids = ",".join("" if feed_id is None else str(feed_id) for feed_id, _, _ in wanted)
         keys, urls = (_joined([entry[n] for entry in wanted]) for n in (1, 2))
-        if keys is not None and urls is not None:
+        if keys is not None and urls is not None and (keys or len(wanted) != 1):
             return "split", dict(feed_ids=feed_ids, keys=keys, urls=urls)
     return "json", dict(items=json.dumps([(feed_id, key if feed_id is not None else None, url or None)
                                           for feed_id, key, url in wanted]))
 
 
 def _joined(values: list[str]) -> str | None:
-    """The values as one text that string_to_array(text, chr(31)) splits back into them: None
-    where it would not (a value holding the separator; a lone "", which splits into nothing)."""
+    """The values as one text that string_to_array(text, chr(31)) splits back into them; None if
+    a value holds the separator."""
     joined = SEPARATOR.join(values)
-    if joined.count(SEPARATOR) != len(values) - 1 or values == [""]:
-        return None
-    return joined
+    return joined if joined.count(SEPARATOR) == len(values) - 1 else None
 
 
 def _newest_item(connection) -> int | None:
