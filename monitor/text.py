@@ -131,6 +131,7 @@ def _simple_markup_text(markup: str) -> str | None:
 def _tidy(text: str) -> str:
     if text.isprintable() and "  " not in text and text[:1] != " " and text[-1:] != " ":
         return text  # one line, single spaces (isprintable: no other space or line break)
+    text = text.replace("\x00", "")  # a JSON Feed can carry NUL, which PostgreSQL cannot store
     lines = (" ".join(line.split()) for line in text.splitlines())  # split(): what \s+ matches
     return "\n".join(filter(None, lines))
 

@@ -139,3 +139,22 @@ def test_a_json_feed_served_locally_goes_through_the_poll_path(feed_server, writ
                                                          ("id:local-1", ORDINARY["title"])]
     assert stored[0].url == feed_server.url("/story/0")
     assert "application/feed+json" in feed_server.requests[0][1]["Accept"]
+
+
+def test_nul_characters_in_a_json_feed_are_dropped_so_postgresql_stores_the_item(feed_server, write_watchlist,
+                                                                                 make_runtime):
+    """JSON can carry NUL (\\u0000), XML cannot; PostgreSQL refuses it in text, so the item failed
+    its feed at every poll (and the dedupe lookup of every feed looked up with it). The id, title
+    and text lose their NULs; the link has it percent-encoded, as any control character."""
+    document = {"version": "https://jsonfeed.org/version/1.1", "title": "Nul",
+                "items": [{"id": "nul\u0000-1", "url": feed_server.url("/story/\u0000"),
+                           "title": "Rocket\u0000 attack", "content_html": "<p>Two\u0000 words</p>"}]}
+    feed_server.routes["/feed.json"] = Route(_body(document), content_type="application/feed+json")
+    runtime = make_runtime(write_watchlist(feeds=[{"name": "nul", "url": feed_server.url("/feed.json")}]))
+
+    first, second = poll(runtime), poll(runtime)
+    with Session(runtime.engine) as session:
+        [stored] = session.exec(select(ItemRow)).all()
+    assert [(o.status, o.new_items) for o in first + second] == [("ok", 1), ("ok", 0)], first + second
+    assert (stored.key, stored.title, stored.text) == ("id:nul-1", "Rocket attack", "Two words")
+    assert stored.url == feed_server.url("/story/%00")

@@ -382,9 +382,11 @@ def _description(entry) -> str:
 
 
 def item_key(guid: str | None, link: str | None, title: str, text: str) -> str:
-    """Stable identity of an entry within its feed: guid, else canonical link, else a hash."""
-    if guid and guid.strip():
-        value = "id:" + guid.strip()
+    """Stable identity of an entry within its feed: guid, else canonical link, else a hash. A
+    guid's NUL characters are dropped (a JSON Feed's id may hold them; PostgreSQL stores none)."""
+    guid = guid.replace("\x00", "").strip() if guid else guid
+    if guid:
+        value = "id:" + guid
     elif link:
         value = "url:" + link
     else:
