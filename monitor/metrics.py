@@ -9,12 +9,13 @@ monitor.errors). No title, URL, error text or secret is ever a label value.
 
 import functools
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import datetime
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
@@ -27,14 +28,39 @@ log = logging.getLogger("monitor.metrics")
 
 REGISTRY = CollectorRegistry()
 
-POLLS = Counter("monitor_polls", "Feed polls by result (ok, not-modified, error)", ["feed", "result"],
-                registry=REGISTRY)
-FETCH_ERRORS = Counter("monitor_fetch_errors", "Feeds that could not be fetched or read, by kind "
-                       "(the error class: FetchTimeout, StatusError, BodyTooLarge, NotAFeed, ...)",
-                       ["feed", "kind"], registry=REGISTRY)
-ITEMS_SEEN = Counter("monitor_items_seen", "Items read from a feed, stored before or not", ["feed"],
-                     registry=REGISTRY)
-ITEMS_NEW = Counter("monitor_items_new", "Items stored for the first time", ["feed"], registry=REGISTRY)
+
+class FeedCounter(Collector):
+    """A counter with a `feed` label, one number per label set. prometheus_client's labelled
+    Counter keeps an object per label set (a lock, a created time and its own `_created` series):
+    with 50,000 feeds, the polls and items counters held 128 MB and took 2.7 s of CPU a scrape; as
+    numbers, 26 MB and 0.9 s (bench/metrics.py). Incremented from the event loop and the poll's
+    worker thread."""
+
+    def __init__(self, name: str, documentation: str, labelnames: list[str]):
+        self.name, self.documentation, self.labelnames = name, documentation, labelnames
+        self.counts: dict[tuple[str, ...], float] = {}
+        self.lock = threading.Lock()
+        REGISTRY.register(self)
+
+    def inc(self, *labels: str, amount: float = 1) -> None:
+        with self.lock:
+            self.counts[labels] = self.counts.get(labels, 0) + amount
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        family = CounterMetricFamily(self.name, self.documentation, labels=self.labelnames)
+        with self.lock:
+            counts = list(self.counts.items())
+        for labels, value in counts:
+            family.add_metric(labels, value)
+        yield family
+
+
+POLLS = FeedCounter("monitor_polls", "Feed polls by result (ok, not-modified, error)", ["feed", "result"])
+FETCH_ERRORS = FeedCounter("monitor_fetch_errors", "Feeds that could not be fetched or read, by kind "
+                           "(the error class: FetchTimeout, StatusError, BodyTooLarge, NotAFeed, ...)",
+                           ["feed", "kind"])
+ITEMS_SEEN = FeedCounter("monitor_items_seen", "Items read from a feed, stored before or not", ["feed"])
+ITEMS_NEW = FeedCounter("monitor_items_new", "Items stored for the first time", ["feed"])
 MATCHES = Counter("monitor_matches", "New items a profile matched, by class (related, incident)",
                   ["profile", "class"], registry=REGISTRY)
 PAGES = Counter("monitor_pages", "Messages handed to a channel, by result: sent; failed (tried again "
@@ -56,10 +82,10 @@ _PAGE_RESULT = {OutboxStatus.SENT: "sent", OutboxStatus.PENDING: "failed", Outbo
 def poll_done(plan: PollPlan, items_seen: int, items_new: int) -> None:
     """A feed polled and stored: its result, the items it had, those new, and their matches (as
     planned: an item another worker stored meanwhile still counts here)."""
-    POLLS.labels(plan.feed_name, plan.status).inc()
-    if items_seen:  # not a 304: most polls, and a label lookup costs more than the poll's other records
-        ITEMS_SEEN.labels(plan.feed_name).inc(items_seen)
-        ITEMS_NEW.labels(plan.feed_name).inc(items_new)
+    POLLS.inc(plan.feed_name, plan.status)
+    if items_seen:  # not a 304: most polls
+        ITEMS_SEEN.inc(plan.feed_name, amount=items_seen)
+        ITEMS_NEW.inc(plan.feed_name, amount=items_new)
     for scored in plan.new_items:
         for verdict in scored.verdicts:
             MATCHES.labels(verdict.profile, verdict.label).inc()
@@ -67,9 +93,9 @@ def poll_done(plan: PollPlan, items_seen: int, items_new: int) -> None:
 
 def poll_failed(feed: str, error: Exception) -> None:
     """A feed's poll failed; a fetch or parse error also counts by its class."""
-    POLLS.labels(feed, PollStatus.ERROR).inc()
+    POLLS.inc(feed, PollStatus.ERROR)
     if isinstance(error, FeedError):
-        FETCH_ERRORS.labels(feed, type(error).__name__).inc()
+        FETCH_ERRORS.inc(feed, type(error).__name__)
 
 
 def timed_poll(poll_async: Callable) -> Callable:
