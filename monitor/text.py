@@ -131,9 +131,20 @@ def _simple_markup_text(markup: str) -> str | None:
 def _tidy(text: str) -> str:
     if text.isprintable() and "  " not in text and text[:1] != " " and text[-1:] != " ":
         return text  # one line, single spaces (isprintable: no other space or line break)
-    text = text.replace("\x00", "")  # a JSON Feed can carry NUL, which PostgreSQL cannot store
     lines = (" ".join(line.split()) for line in text.splitlines())  # split(): what \s+ matches
     return "\n".join(filter(None, lines))
+
+
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def storable(text: str) -> str:
+    """The text as a database and UTF-8 can hold it: NUL dropped (PostgreSQL refuses it in text;
+    JSON can carry it), a lone surrogate (JSON's "\\ud800", a header byte aiohttp could not
+    decode) as U+FFFD."""
+    if _UNSTORABLE.search(text) is None:
+        return text
+    return _UNSTORABLE.sub(lambda found: "" if found[0] == "\x00" else "\ufffd", text)
 
 
 # An item whose article page was read keeps the page's text after its feed text, behind this

@@ -33,6 +33,7 @@ class Route:
     delay: float = 0.0
     redirect_to: str | None = None
     stream_bytes: int = 0  # send this many filler bytes without Content-Length
+    reason: str | None = None  # the status line's reason phrase (default: the standard one), sent as latin-1
 
 
 class _Server(http.server.ThreadingHTTPServer):
@@ -71,10 +72,10 @@ class FeedServer:
                     headers["ETag"] = route.etag
                 if route.stream_bytes:
                     return self._stream(route, headers)
-                self._send(route.status, route.body, headers)
+                self._send(route.status, route.body, headers, route.reason)
 
-            def _send(self, status, body, headers):
-                self.send_response(status)
+            def _send(self, status, body, headers, reason=None):
+                self.send_response(status, reason)
                 for name, value in headers.items():
                     self.send_header(name, value)
                 self.send_header("Content-Length", str(len(body)))

@@ -3,12 +3,17 @@
 import asyncio
 
 import pytest
+from conftest import ORDINARY
+from peers import Route, rss
+from sqlmodel import select
 
-from monitor.settings.config import FetchConfig
-from monitor.model import FeedState
 from monitor.errors import BodyTooLarge, FetchError, StatusError, TooManyRedirects
 from monitor.ingest.fetch import fetch_all
-from peers import Route, rss
+from monitor.model import FeedState
+from monitor.pipeline import poll
+from monitor.settings.config import FetchConfig
+from monitor.store.database import session_scope
+from monitor.store.tables import Feed
 
 
 def _fetch(url: str, **settings):
@@ -38,3 +43,29 @@ def test_a_body_over_the_cap_and_a_redirect_loop_are_their_own_kinds(feed_server
 def test_a_refused_connection_is_a_plain_fetch_error(url):
     error = _fetch(url, connect_timeout=2, total_timeout=5)
     assert type(error) is FetchError and "could not connect to 127.0.0.1:1: Connection refused" in str(error), error
+
+
+def test_a_reason_phrase_or_validator_that_cannot_be_stored_fails_nothing(feed_server, write_watchlist,
+                                                                          make_runtime):
+    """A status line's reason and the ETag and Last-Modified headers are the server's bytes: a NUL
+    (PostgreSQL refuses it) or a byte aiohttp cannot decode (a surrogate, which no database takes)
+    made recording the feed's error, or its state, fail every poll. The error is kept as text can
+    be; such validators are not kept (the next GET is plain)."""
+    feed_server.routes["/nul.xml"] = Route(b"no", status=500, reason="Bad\x00 gateway")
+    feed_server.routes["/latin.xml"] = Route(b"no", status=500, reason="Mauvaise requ\xeate")
+    feed_server.routes["/etag.xml"] = Route(rss([dict(ORDINARY, guid="e")]), etag='"\xe9tag"',
+                                            headers={"Last-Modified": "Tue, 01 D\xe9c 2026 10:00:00 GMT"})
+    names = ("nul", "latin", "etag")
+    runtime = make_runtime(write_watchlist(feeds=[{"name": name, "url": feed_server.url(f"/{name}.xml")}
+                                                  for name in names]))
+    polls = [poll(runtime) for _ in range(2)]
+    with session_scope(runtime.engine) as session:
+        feeds = {feed.name: feed for feed in session.exec(select(Feed))}
+    assert [sorted((o.feed_name, o.status, o.new_items) for o in outcomes) for outcomes in polls] == \
+        [[("etag", "ok", 1), ("latin", "error", 0), ("nul", "error", 0)],
+         [("etag", "ok", 0), ("latin", "error", 0), ("nul", "error", 0)]]
+    assert (feeds["nul"].last_error, feeds["latin"].last_error) == \
+        ("HTTP 500 Bad gateway", "HTTP 500 Mauvaise requ\ufffdte")
+    assert (feeds["etag"].etag, feeds["etag"].last_modified, feeds["etag"].last_status) == (None, None, "ok")
+    [_, second] = [headers for path, headers in feed_server.requests if path == "/etag.xml"]
+    assert "If-None-Match" not in second and "If-Modified-Since" not in second  # a plain GET

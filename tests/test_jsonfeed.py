@@ -141,20 +141,29 @@ def test_a_json_feed_served_locally_goes_through_the_poll_path(feed_server, writ
     assert "application/feed+json" in feed_server.requests[0][1]["Accept"]
 
 
-def test_nul_characters_in_a_json_feed_are_dropped_so_postgresql_stores_the_item(feed_server, write_watchlist,
-                                                                                 make_runtime):
-    """JSON can carry NUL (\\u0000), XML cannot; PostgreSQL refuses it in text, so the item failed
-    its feed at every poll (and the dedupe lookup of every feed looked up with it). The id, title
-    and text lose their NULs; the link has it percent-encoded, as any control character."""
-    document = {"version": "https://jsonfeed.org/version/1.1", "title": "Nul",
+def test_nul_and_lone_surrogates_in_a_json_feed_are_stored_as_text_can_be(feed_server, write_watchlist,
+                                                                           make_runtime):
+    """JSON can carry NUL (\\u0000) and lone surrogates (\\ud800); XML cannot. PostgreSQL refuses
+    NUL in text, and no database takes a surrogate (it is not UTF-8): such an item failed its feed
+    at every poll, and a surrogate in a link or a long id failed the whole poll. NULs are dropped,
+    surrogates become U+FFFD, in the id, link, title and text alike."""
+    document = {"version": "https://jsonfeed.org/version/1.1", "title": "Odd",
                 "items": [{"id": "nul\u0000-1", "url": feed_server.url("/story/\u0000"),
-                           "title": "Rocket\u0000 attack", "content_html": "<p>Two\u0000 words</p>"}]}
-    feed_server.routes["/feed.json"] = Route(_body(document), content_type="application/feed+json")
-    runtime = make_runtime(write_watchlist(feeds=[{"name": "nul", "url": feed_server.url("/feed.json")}]))
+                           "title": "Rocket\u0000 attack", "content_html": "<p>Two\u0000 words</p>"},
+                          {"id": "sur\ud800-2", "url": feed_server.url("/story/\udc00"),
+                           "title": "Drone \ud83d attack", "content_text": "One \udfff word"}]}
+    body = json.dumps(document).encode()  # json.dumps escapes both: the wire has \\u0000 and \\ud800
+    feed_server.routes["/feed.json"] = Route(body, content_type="application/feed+json")
+    feed_server.routes["/ok.xml"] = Route(rss([dict(ORDINARY, guid="ok")]))
+    runtime = make_runtime(write_watchlist(feeds=[{"name": "odd", "url": feed_server.url("/feed.json")},
+                                                  {"name": "ok", "url": feed_server.url("/ok.xml")}]))
 
     first, second = poll(runtime), poll(runtime)
     with Session(runtime.engine) as session:
-        [stored] = session.exec(select(ItemRow)).all()
-    assert [(o.status, o.new_items) for o in first + second] == [("ok", 1), ("ok", 0)], first + second
-    assert (stored.key, stored.title, stored.text) == ("id:nul-1", "Rocket attack", "Two words")
-    assert stored.url == feed_server.url("/story/%00")
+        stored = sorted(session.exec(select(ItemRow).where(ItemRow.key != "id:ok")), key=lambda row: row.key)
+    outcomes = [sorted((o.feed_name, o.status, o.new_items) for o in polled) for polled in (first, second)]
+    assert outcomes == [[("odd", "ok", 2), ("ok", "ok", 1)], [("odd", "ok", 0), ("ok", "ok", 0)]], outcomes
+    assert [(row.key, row.title, row.text) for row in stored] == [
+        ("id:nul-1", "Rocket attack", "Two words"),
+        ("id:sur\ufffd-2", "Drone \ufffd attack", "One \ufffd word")]
+    assert [row.url for row in stored] == [feed_server.url("/story/"), feed_server.url("/story/\ufffd")]

@@ -40,6 +40,7 @@ from ..errors import (
 )
 from ..model import FeedState, FetchResult
 from ..settings.config import FetchConfig
+from ..text import storable
 
 _RETRYABLE_WITH_HINT = {429, 503}
 _REDIRECTS = {301, 302, 303, 307, 308}
@@ -129,7 +130,7 @@ async def _read(feed: FeedState, response: aiohttp.ClientResponse, settings: Fet
         retry_after = None
         if response.status in _RETRYABLE_WITH_HINT:
             retry_after = parse_retry_after(response.headers.get("Retry-After"))
-        raise StatusError(f"HTTP {response.status} {response.reason or ''}".strip(),
+        raise StatusError(f"HTTP {response.status} {storable(response.reason or '')}".strip(),
                           response.status, retry_after)
     if response.status != 200:
         raise StatusError(f"unexpected HTTP {response.status}", response.status)
@@ -260,9 +261,15 @@ def private_address_kind(address: str) -> str | None:
 def _result(feed: FeedState, response: aiohttp.ClientResponse, body: bytes | None) -> FetchResult:
     return FetchResult(
         feed_name=feed.name, status=response.status, body=body,
-        etag=response.headers.get("ETag") or feed.etag,
-        last_modified=response.headers.get("Last-Modified") or feed.last_modified,
+        etag=_validator(response.headers.get("ETag")) or feed.etag,
+        last_modified=_validator(response.headers.get("Last-Modified")) or feed.last_modified,
         content_type=response.headers.get("Content-Type"), final_url=str(response.url))
+
+
+def _validator(value: str | None) -> str | None:
+    """An ETag or Last-Modified to send back, unless it holds bytes that are not ASCII text (aiohttp
+    reads them as surrogates, which cannot be stored or sent again): then the next GET is plain."""
+    return value if value and value.isascii() and value.isprintable() else None
 
 
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:

@@ -36,7 +36,7 @@ from feedparser.encodings import convert_to_utf8
 
 from ..errors import NotAFeed, Refused
 from ..model import Item
-from ..text import html_to_text
+from ..text import html_to_text, storable
 from . import fastparse
 
 log = logging.getLogger("monitor.parse")
@@ -224,7 +224,8 @@ def normalise_json_item(entry: dict, feed_name: str, feed_url: str = "") -> Item
 
 
 def _string(value) -> str:
-    return value if isinstance(value, str) else ""
+    """A JSON Feed's string, as it can be stored (text.storable); "" for anything else."""
+    return storable(value) if isinstance(value, str) else ""
 
 
 def _rfc3339(value) -> datetime | None:
@@ -382,11 +383,9 @@ def _description(entry) -> str:
 
 
 def item_key(guid: str | None, link: str | None, title: str, text: str) -> str:
-    """Stable identity of an entry within its feed: guid, else canonical link, else a hash. A
-    guid's NUL characters are dropped (a JSON Feed's id may hold them; PostgreSQL stores none)."""
-    guid = guid.replace("\x00", "").strip() if guid else guid
-    if guid:
-        value = "id:" + guid
+    """Stable identity of an entry within its feed: guid, else canonical link, else a hash."""
+    if guid and guid.strip():
+        value = "id:" + guid.strip()
     elif link:
         value = "url:" + link
     else:
