@@ -261,15 +261,9 @@ def private_address_kind(address: str) -> str | None:
 def _result(feed: FeedState, response: aiohttp.ClientResponse, body: bytes | None) -> FetchResult:
     return FetchResult(
         feed_name=feed.name, status=response.status, body=body,
-        etag=_validator(response.headers.get("ETag")) or feed.etag,
-        last_modified=_validator(response.headers.get("Last-Modified")) or feed.last_modified,
+        etag=response.headers.get("ETag") or feed.etag,
+        last_modified=response.headers.get("Last-Modified") or feed.last_modified,
         content_type=response.headers.get("Content-Type"), final_url=str(response.url))
-
-
-def _validator(value: str | None) -> str | None:
-    """An ETag or Last-Modified to send back, unless it holds bytes that are not ASCII text (aiohttp
-    reads them as surrogates, which cannot be stored or sent again): then the next GET is plain."""
-    return value if value and value.isascii() and value.isprintable() else None
 
 
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:

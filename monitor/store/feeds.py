@@ -157,5 +157,9 @@ def success_values(feed_id: int, status: str, etag: str | None, last_modified: s
 
 
 def _validator(value: str | None, limit: int) -> str | None:
-    """An ETag or Last-Modified too long for its column is not kept (the next GET is plain)."""
-    return value if value is None or len(value) <= limit else None
+    """An ETag or Last-Modified too long for its column, or holding bytes that are not ASCII text
+    (aiohttp reads them as surrogates, which cannot be stored or sent again), is not kept: the
+    next GET is plain."""
+    if value is None or (len(value) <= limit and value.isascii() and value.isprintable()):
+        return value
+    return None
