@@ -76,6 +76,7 @@ from monitor.ingest.parse import parse_feed  # noqa: E402
 from monitor.pipeline import Runtime, poll  # noqa: E402
 from monitor.settings.config import FetchConfig, load_config, parse_duration  # noqa: E402
 from monitor.store import Feed, ItemRow, open_database  # noqa: E402
+from monitor.store.database import read_scope  # noqa: E402
 from monitor.store.feeds import claim_feeds, release_feeds  # noqa: E402
 from monitor.store.items import SeenQuery, seen_in_feeds  # noqa: E402
 
@@ -490,6 +491,11 @@ def child_seen(spec: dict) -> dict:
     look_up([SeenQuery(feeds[0][1], feeds[0][2], served="")])  # a poll's connections are open already
 
     def run():
+        if spec.get("round_trip_only"):  # the floor under a lone feed's lookup: a statement's round trip
+            for _ in feeds:
+                with read_scope(engine) as connection:
+                    connection.exec_driver_sql("SELECT 1").all()
+            return dict(feeds=len(feeds), items=0, seen=0)
         if spec.get("every_entry"):
             seen = look_up([SeenQuery(feed_id, items, served="") for _, feed_id, items in feeds])
         else:
@@ -721,14 +727,16 @@ class Bench:
         count = min(options.lookup_feeds, options.feeds)
         feeds = [(f"f{n}", self.server.url(n)) for n in self.rng.sample(range(options.feeds), count)]
         batch = options.lookup_batch
-        rows = [(every_entry, size, f"{'every entry' if every_entry else 'as a poll does'}, "
-                                    f"{size} feed{'s' if size > 1 else ''} a statement")
+        rows = [(dict(every_entry=every_entry, batch=size),
+                 f"{'every entry' if every_entry else 'as a poll does'}, "
+                 f"{size} feed{'s' if size > 1 else ''} a statement")
                 for every_entry in (True, False) for size in sorted({1, batch})]
-        runs = {how: [] for _, _, how in rows}
+        # the floor under a lone feed's lookup: one statement's round trip through the same connection path
+        rows.append((dict(round_trip_only=True, batch=1), "round trip alone (SELECT 1), 1 feed a statement"))
+        runs = {how: [] for _, how in rows}
         for _ in range(options.lookup_repeat):  # alternating, so that the machine's noise falls on each row
-            for every_entry, size, how in rows:
-                runs[how].append(self.child("seen", database=self.url, feeds=feeds, every_entry=every_entry,
-                                            batch=size))
+            for spec, how in rows:
+                runs[how].append(self.child("seen", database=self.url, feeds=feeds, **spec))
         for how, results in runs.items():
             wall, cpu = (statistics.median(r[key] for r in results) for key in ("wall", "cpu"))
             self.add(f"(4) dedupe: {count} feeds, {how}", wall=wall, cpu=cpu,
