@@ -178,6 +178,27 @@ def test_robots_txt_is_respected(robots, site, write_watchlist, make_runtime):
     assert (outcome.matches, again.new_items, again.matches) == (0, 1, 0)
 
 
+@pytest.mark.parametrize("disallowed", ["/story", "/private/"])
+def test_the_robots_txt_of_the_site_a_link_redirects_to_is_respected(
+        disallowed, site, write_watchlist, make_runtime):
+    publisher = FeedServer().start()  # another site: the link's own site only redirects
+    try:
+        publisher.routes["/story"] = _page("drone-attack")
+        publisher.routes["/robots.txt"] = Route(f"User-agent: *\nDisallow: {disallowed}\n".encode(),
+                                                content_type="text/plain")
+        _serve(site, {"drones": ATTACK}, {"drones": Route(redirect_to=publisher.url("/story"))})
+        runtime = _runtime(site, write_watchlist, make_runtime)
+
+        [outcome] = poll(runtime)
+    finally:
+        publisher.stop()
+
+    read = disallowed != "/story"
+    assert _asked(site, "/news/drones") == 1 and _asked(publisher, "/robots.txt") == 1
+    assert _asked(publisher, "/story") == int(read)
+    assert outcome.matches == int(read)  # the headline alone is no incident (first test)
+
+
 def test_one_request_at_a_time_per_site(site, write_watchlist, make_runtime):
     names = ["one", "two", "three"]
     _serve(site, {name: dict(ATTACK, title=f"{ATTACK['title']} ({name})") for name in names},

@@ -5,7 +5,8 @@ The page is fetched by fetch.fetch_feed, so with the same guards as a feed (time
 redirects followed by hand, private addresses refused unless `fetch.allow_private`), a smaller
 cap and deadline; and politely:
 - robots.txt is read once per site (scheme, host and port) and kept ROBOTS_TTL, and a page it
-  disallows for our user agent is not fetched. As RFC 9309 says: a robots.txt answered with a 4xx
+  disallows for our user agent is not fetched, nor one a link redirects to on a site whose
+  robots.txt disallows it. As RFC 9309 says: a robots.txt answered with a 4xx
   (none there) allows everything; one that cannot be read (5xx, timeout, refused) disallows
   everything, and is asked again after ROBOTS_RETRY;
 - one request at a time per site, and at most CONCURRENCY pages at once in all; a feed waits for
@@ -26,6 +27,7 @@ from email.message import Message
 from urllib.parse import urlsplit
 
 import aiohttp
+from yarl import URL
 
 from ..errors import FetchError, StatusError
 from ..model import FeedState
@@ -115,7 +117,8 @@ class ArticlePages:
 
     async def _get(self, url: str):
         try:
-            page = await fetch_feed(self.client, FeedState("article", url), self.settings)
+            page = await fetch_feed(self.client, FeedState("article", url), self.settings,
+                                    check_redirect=self._allowed_redirect)
         except Exception as exc:  # FetchError, or another failure: the item keeps its feed text
             log.info("article %s not read: %s", _where(url), _reason(exc).replace(url, _where(url)))
             return None
@@ -123,6 +126,14 @@ class ArticlePages:
             log.info("article %s not read: %s is not an HTML page", _where(url), page.content_type)
             return None
         return page
+
+    async def _allowed_redirect(self, target: URL) -> None:
+        """A redirect is followed only where the target's site allows it in its robots.txt: often
+        another site than the link's (a feed's tracking or short links)."""
+        url = str(target)
+        site = _site(url)
+        if not (await self._rules(site)).can_fetch(self.settings.user_agent, url):
+            raise FetchError(f"the redirect to {_where(url)} is disallowed by {site}/robots.txt")
 
     async def _rules(self, site: str) -> urllib.robotparser.RobotFileParser:
         rules = self.robots.get(site)

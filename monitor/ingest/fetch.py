@@ -24,7 +24,7 @@ import ipaddress
 import os
 import socket
 import zlib
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 
@@ -65,11 +65,14 @@ def make_client(settings: FetchConfig, accept: str = FEED_ACCEPT) -> aiohttp.Cli
         max_line_size=MAX_HEADER_LINE, max_field_size=MAX_HEADER_LINE)
 
 
-async def fetch_feed(client: aiohttp.ClientSession, feed: FeedState, settings: FetchConfig) -> FetchResult:
-    """One conditional GET. Raises FetchError with a short reason on any failure."""
+async def fetch_feed(client: aiohttp.ClientSession, feed: FeedState, settings: FetchConfig,
+                     check_redirect: Callable[[URL], Awaitable[None]] | None = None) -> FetchResult:
+    """One conditional GET. Raises FetchError with a short reason on any failure. Each redirect's
+    target is given to `check_redirect` before it is asked, which may refuse it by raising
+    FetchError."""
     try:
         async with asyncio.timeout(settings.total_timeout):
-            return await _get(client, feed, settings)
+            return await _get(client, feed, settings, check_redirect)
     except aiohttp.ServerTimeoutError as exc:  # connect or read: also a TimeoutError
         raise FetchTimeout(f"timed out ({type(exc).__name__})") from None
     except TimeoutError:
@@ -95,7 +98,8 @@ def _os_reason(error: OSError) -> str:
     return os.strerror(error.errno)  # asyncio's text repeats the address
 
 
-async def _get(client: aiohttp.ClientSession, feed: FeedState, settings: FetchConfig) -> FetchResult:
+async def _get(client: aiohttp.ClientSession, feed: FeedState, settings: FetchConfig,
+               check_redirect: Callable[[URL], Awaitable[None]] | None) -> FetchResult:
     headers = {}
     if feed.etag:
         headers["If-None-Match"] = feed.etag
@@ -110,6 +114,8 @@ async def _get(client: aiohttp.ClientSession, feed: FeedState, settings: FetchCo
             if response.status not in _REDIRECTS or location is None:
                 return await _read(feed, response, settings)
             url = _redirect_target(response.url, location)  # the redirect's body is never read
+        if check_redirect is not None:
+            await check_redirect(url)
     raise TooManyRedirects(f"more than {settings.max_redirects} redirects")
 
 
