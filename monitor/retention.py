@@ -2,13 +2,17 @@
 (the rules and queries are in monitor/store/retention.py). The daemon runs it daily; `monitor
 prune` runs it (or, with --dry-run, counts it) once."""
 
+import logging
 from datetime import datetime, timedelta
 
 from sqlalchemy.engine import Engine
 
 from .settings.config import Config
 from .settings.profile import IncidentSettings
+from .store.database import vacuum_if_unattended
 from .store.retention import Cutoffs, Pruned, prune
+
+log = logging.getLogger("monitor.retention")
 
 CLOSED_MARGIN = timedelta(days=1)  # beyond the longest time an incident can take reports
 MIN_BEYOND_MAX_AGE = timedelta(days=1)
@@ -34,8 +38,12 @@ def kept_for(config: Config, period: timedelta | None) -> timedelta | None:
 
 
 def prune_database(config: Config, engine: Engine, now: datetime, dry_run: bool = False) -> Pruned:
-    """Delete (or with `dry_run` count) what is older than the retention periods."""
-    return prune(engine, cutoffs(config, now), dry_run=dry_run)
+    """Delete (or with `dry_run` count) what is older than the retention periods; then, where the
+    server runs no autovacuum, VACUUM the tables so that the space is used again."""
+    pruned = prune(engine, cutoffs(config, now), dry_run=dry_run)
+    if not dry_run and vacuum_if_unattended(engine):
+        log.info("retention: tables vacuumed (the database server runs no autovacuum)")
+    return pruned
 
 
 def describe(pruned: Pruned) -> str:

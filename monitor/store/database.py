@@ -116,6 +116,24 @@ def refresh_statistics(engine: Engine) -> int | None:
     return analyzed_items(engine)
 
 
+_TABLES = ("feed", "feed_entries", "item", "match", "incident", "outbox", "ops_alert")  # all that change
+
+
+def vacuum_if_unattended(engine: Engine) -> bool:
+    """VACUUM (and ANALYZE) the monitor's tables where the PostgreSQL server runs no autovacuum.
+    There nothing clears the rows retention deletes, nor the old versions of a feed's row that
+    every poll leaves, so their space is never used again and the tables grow however much is
+    pruned. True if it ran."""
+    if engine.dialect.name != "postgresql":
+        return False
+    with engine.connect() as connection:
+        connection.execution_options(isolation_level="AUTOCOMMIT")  # VACUUM runs outside a transaction
+        if connection.execute(text("SELECT current_setting('autovacuum')")).scalar() == "on":
+            return False
+        connection.execute(text(f"VACUUM (ANALYZE, SKIP_LOCKED) {', '.join(_TABLES)}"))
+    return True
+
+
 def analyzed_items(engine: Engine) -> int | None:
     """The item rows PostgreSQL's statistics hold (0 if never analyzed); None on SQLite."""
     if engine.dialect.name != "postgresql":
