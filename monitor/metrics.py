@@ -36,13 +36,16 @@ class FeedCounter(Collector):
     numbers, 26 MB and 0.9 s (bench/metrics.py). Incremented from the event loop and the poll's
     worker thread."""
 
-    def __init__(self, name: str, documentation: str, labelnames: list[str]):
+    def __init__(self, name: str, documentation: str, labelnames: list[str],
+                 registry: CollectorRegistry = REGISTRY):
         self.name, self.documentation, self.labelnames = name, documentation, labelnames
         self.counts: dict[tuple[str, ...], float] = {}
         self.lock = threading.Lock()
-        REGISTRY.register(self)
+        registry.register(self)
 
     def inc(self, *labels: str, amount: float = 1) -> None:
+        if len(labels) != len(self.labelnames) or not all(isinstance(label, str) for label in labels):
+            raise ValueError(f"{self.name} counts by {', '.join(self.labelnames)}: got {labels!r}")
         with self.lock:
             self.counts[labels] = self.counts.get(labels, 0) + amount
 

@@ -10,6 +10,7 @@ from datetime import timedelta
 import httpx
 import pytest
 import yaml
+from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import create_engine
 from starlette.applications import Starlette
@@ -17,6 +18,7 @@ from starlette.applications import Starlette
 from conftest import INCIDENT, ORDINARY
 from monitor.alerts.deliver import dispatch
 from monitor.daemon.watch import ConfigWatcher
+from monitor.metrics import FeedCounter
 from monitor.pipeline import poll
 from monitor.store import open_database
 from monitor.web.health import health_routes
@@ -104,6 +106,16 @@ def test_a_poll_and_a_dispatch_move_the_counters(feed_server, json_endpoint, dow
     assert _moved(sent, dead, "monitor_pages_total", channel="down", kind="alert", result="dead") == 1
     assert _moved(sent, dead, "monitor_publish_to_page_seconds_count") == 0
     assert dead[("monitor_outbox_depth", frozenset({("status", "dead")}))] == 1
+
+
+def test_a_feed_counter_refuses_labels_that_do_not_fit():
+    """Else a sample with a missing or shifted label would be exported under the wrong series."""
+    counter = FeedCounter("t_polls", "Polls", ["feed", "result"], registry=CollectorRegistry())
+    counter.inc("desk", "ok")
+    for labels in [("desk",), ("desk", "ok", "again"), ("desk", 1)]:
+        with pytest.raises(ValueError, match=r"t_polls counts by feed, result: got \("):
+            counter.inc(*labels)
+    assert counter.counts == {("desk", "ok"): 1}
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
