@@ -363,6 +363,23 @@ def test_a_pooled_postgresql_connection_the_server_dropped_is_replaced(database_
     engine.dispose()
 
 
+def test_a_pinged_postgresql_connection_serves_reads_writes_and_vacuum(database_url, monkeypatch):
+    """The ping of a connection that sat idle left it in a transaction: a read (read_scope) or a
+    VACUUM could then not switch it to autocommit, and failed."""
+    if not database_url.startswith("postgresql"):
+        return
+    from monitor.store import database
+    engine = open_database(database_url)
+    monkeypatch.setattr(database, "PING_AFTER_IDLE", 0.0)  # every checkout pings, as after a long idle
+    with database.read_scope(engine) as connection:
+        assert connection.execute(text("SELECT 1")).scalar() == 1
+    sync_feeds(engine, [("desk", "http://127.0.0.1:9/desk.xml")], Clock()())
+    assert database.vacuum_if_unattended(engine) in (True, False)  # off or on: no error either way
+    with database.read_scope(engine) as connection:
+        assert connection.execute(text("SELECT count(*) FROM feed")).scalar() == 1
+    engine.dispose()
+
+
 def test_a_lookup_of_more_entries_than_sqlite_binds_parameters_finds_them_all(database_url):
     """More keys and links than SQLite's 32,766 parameters: they are one parameter each way."""
     from monitor.model import Item

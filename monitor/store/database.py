@@ -81,6 +81,9 @@ def _ping_if_idle(dbapi_connection, record, _proxy) -> None:
     try:
         with dbapi_connection.cursor() as cursor:
             cursor.execute("SELECT 1")
+        # the ping began a transaction (the connection is not in autocommit): ended, or a read
+        # (read_scope) could not switch the connection to autocommit ("connection in transaction")
+        dbapi_connection.rollback()
     except Exception as exc:
         raise DisconnectionError(f"the pooled connection no longer answers: {type(exc).__name__}") from exc
 
