@@ -13,7 +13,7 @@ from peers import FeedServer, Route, rss
 from sqlmodel import Session, select
 
 from monitor.classify.scorer import load_scorers
-from monitor.ingest.article import main_text
+from monitor.ingest.article import CONCURRENCY, main_text
 from monitor.model import ARTICLE, Item, Score
 from monitor.pipeline import poll, wants_article
 from monitor.settings.profile import load_profiles
@@ -197,6 +197,52 @@ def test_the_robots_txt_of_the_site_a_link_redirects_to_is_respected(
     assert _asked(site, "/news/drones") == 1 and _asked(publisher, "/robots.txt") == 1
     assert _asked(publisher, "/story") == int(read)
     assert outcome.matches == int(read)  # the headline alone is no incident (first test)
+
+
+def test_pages_that_all_redirect_to_sites_not_yet_known_are_read(site, write_watchlist, make_runtime):
+    """As many links as pages may be read at once, each on a site of its own, each redirecting to
+    a publisher whose robots.txt is not read yet: its reading took a page slot while every slot
+    was held by a page waiting for it, so no page was read (until the feed gave up waiting)."""
+    publisher, links = FeedServer().start(), [FeedServer().start() for _ in range(CONCURRENCY)]
+    try:
+        publisher.routes["/robots.txt"] = Route(b"User-agent: *\nDisallow: /private/\n",
+                                                content_type="text/plain", delay=0.2)
+        entries = []
+        for n, link in enumerate(links):
+            publisher.routes[f"/story{n}"] = _page("drone-attack")
+            link.routes[f"/news/{n}"] = Route(redirect_to=publisher.url(f"/story{n}"))
+            entries.append(dict(ATTACK, title=f"{ATTACK['title']} ({n})", guid=f"g{n}",
+                                link=link.url(f"/news/{n}")))
+        site.routes["/feed.xml"] = Route(rss(entries))
+        runtime = _runtime(site, write_watchlist, make_runtime, fetch={"total_timeout": 5})
+
+        [outcome] = poll(runtime)
+    finally:
+        for server in (publisher, *links):
+            server.stop()
+
+    assert outcome.matches == CONCURRENCY
+    assert _asked(publisher, "/robots.txt") == 1  # read once for all the pages that wait for it
+
+
+def test_a_robots_txt_slower_than_the_page_is_kept_as_unreadable(site, write_watchlist, make_runtime):
+    """The page gives up waiting, but the robots.txt read goes on and its outcome is kept: the
+    next poll does not ask again (and wait the page's whole timeout again)."""
+    publisher = FeedServer().start()
+    try:
+        publisher.routes["/robots.txt"] = Route(b"User-agent: *\n", content_type="text/plain", delay=3)
+        publisher.routes["/story"] = _page("drone-attack")
+        _serve(site, {"drones": ATTACK}, {"drones": Route(redirect_to=publisher.url("/story"))})
+        runtime = _runtime(site, write_watchlist, make_runtime, fetch={"total_timeout": 1})
+        [first] = poll(runtime)
+        _serve(site, {"drones": ATTACK, "more": dict(ATTACK, title=ATTACK["title"] + " again")},
+               {"more": Route(redirect_to=publisher.url("/story"))})
+        [again] = poll(runtime)
+    finally:
+        publisher.stop()
+
+    assert _asked(publisher, "/robots.txt") == 1 and _asked(publisher, "/story") == 0
+    assert (first.matches, again.new_items, again.matches) == (0, 1, 0)
 
 
 def test_one_request_at_a_time_per_site(site, write_watchlist, make_runtime):

@@ -9,8 +9,9 @@ cap and deadline; and politely:
   robots.txt disallows it. As RFC 9309 says: a robots.txt answered with a 4xx
   (none there) allows everything; one that cannot be read (5xx, timeout, refused) disallows
   everything, and is asked again after ROBOTS_RETRY;
-- one request at a time per site, and at most CONCURRENCY pages at once in all; a feed waits for
-  its pages as long as DEADLINE_PAGES pages may take, then goes on without the rest.
+- one request at a time per site (a redirect's target on another site excepted), and at most
+  CONCURRENCY pages at once in all (robots.txt reads aside); a feed waits for its pages as long
+  as DEADLINE_PAGES pages may take, then goes on without the rest.
 The main text is extracted by trafilatura (precision first: no comments, no tables), off the
 event loop. A page that cannot be fetched or read gives None, logged with its host and path
 only (a link's query may carry a token): the item is then scored on what its feed gave.
@@ -76,11 +77,15 @@ class ArticlePages:
         self._client: aiohttp.ClientSession | None = None
         self._sites: dict[str, asyncio.Lock] = {}
         self._at_once = asyncio.Semaphore(CONCURRENCY)
+        self._robots_reads: dict[str, asyncio.Task] = {}  # site: its robots.txt being read
 
     async def __aenter__(self) -> "ArticlePages":
         return self
 
     async def __aexit__(self, *exc_info) -> None:
+        for reading in list(self._robots_reads.values()):
+            reading.cancel()
+        await asyncio.gather(*self._robots_reads.values(), return_exceptions=True)
         if self._client is not None:
             await self._client.close()
 
@@ -136,17 +141,30 @@ class ArticlePages:
             raise FetchError(f"the redirect to {_where(url)} is disallowed by {site}/robots.txt")
 
     async def _rules(self, site: str) -> urllib.robotparser.RobotFileParser:
+        """The site's rules, kept; else read once, by one task that every page of the site waits
+        for. It takes no page slot (a page that redirects holds one while its target's rules are
+        read) and outlives a page that gives up waiting, so an unreachable robots.txt is kept as
+        such instead of being asked again by every page."""
         rules = self.robots.get(site)
-        if rules is None:
+        if rules is not None:
+            return rules
+        reading = self._robots_reads.get(site)
+        if reading is None:
+            reading = self._robots_reads[site] = asyncio.create_task(self._read_and_keep(site))
+        return await asyncio.shield(reading)
+
+    async def _read_and_keep(self, site: str) -> urllib.robotparser.RobotFileParser:
+        try:
             rules, ttl = await self._read_robots(site)
             self.robots.put(site, rules, ttl)
-        return rules
+            return rules
+        finally:
+            self._robots_reads.pop(site, None)
 
     async def _read_robots(self, site: str) -> tuple[urllib.robotparser.RobotFileParser, float]:
         rules = urllib.robotparser.RobotFileParser(f"{site}/robots.txt")
         try:
-            async with self._at_once:
-                answer = await fetch_feed(self.client, FeedState("robots.txt", rules.url), self.robots_settings)
+            answer = await fetch_feed(self.client, FeedState("robots.txt", rules.url), self.robots_settings)
         except StatusError as exc:
             if 400 <= exc.status < 500:  # none there: everything allowed
                 rules.allow_all = True

@@ -106,16 +106,16 @@ async def _get(client: aiohttp.ClientSession, feed: FeedState, settings: FetchCo
     if feed.last_modified:
         headers["If-Modified-Since"] = feed.last_modified
     url = URL(feed.url)
-    for _ in range(settings.max_redirects + 1):
+    for hop in range(settings.max_redirects + 1):
         if not settings.allow_private:
             _refuse_private_literal(url.host)
+        if hop and check_redirect is not None:
+            await check_redirect(url)
         async with client.get(url, headers=headers, allow_redirects=False) as response:
             location = response.headers.get("Location")
             if response.status not in _REDIRECTS or location is None:
                 return await _read(feed, response, settings)
             url = _redirect_target(response.url, location)  # the redirect's body is never read
-        if check_redirect is not None:
-            await check_redirect(url)
     raise TooManyRedirects(f"more than {settings.max_redirects} redirects")
 
 
