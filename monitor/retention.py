@@ -41,9 +41,22 @@ def prune_database(config: Config, engine: Engine, now: datetime, dry_run: bool 
     """Delete (or with `dry_run` count) what is older than the retention periods; then, where the
     server runs no autovacuum, VACUUM the tables so that the space is used again."""
     pruned = prune(engine, cutoffs(config, now), dry_run=dry_run)
-    if not dry_run and vacuum_if_unattended(engine):
-        log.info("retention: tables vacuumed (the database server runs no autovacuum)")
+    if not dry_run:
+        _vacuum(engine)
     return pruned
+
+
+def _vacuum(engine: Engine) -> None:
+    """What was pruned is committed: a VACUUM that fails (a standby, a statement timeout) is
+    logged, and the prune stands."""
+    try:
+        tables = vacuum_if_unattended(engine)
+    except Exception as exc:  # noqa: BLE001 - the next prune tries again
+        log.warning("retention: could not vacuum the tables (%s: %s); the next prune tries again",
+                    type(exc).__name__, str(exc).splitlines()[0] if str(exc) else "")
+        return
+    if tables:
+        log.info("retention: vacuumed %s (the database server runs no autovacuum)", ", ".join(tables))
 
 
 def describe(pruned: Pruned) -> str:

@@ -374,7 +374,7 @@ def test_a_pinged_postgresql_connection_serves_reads_writes_and_vacuum(database_
     with database.read_scope(engine) as connection:
         assert connection.execute(text("SELECT 1")).scalar() == 1
     sync_feeds(engine, [("desk", "http://127.0.0.1:9/desk.xml")], Clock()())
-    assert database.vacuum_if_unattended(engine) in (True, False)  # off or on: no error either way
+    assert len(database.vacuum_if_unattended(engine)) in (0, 7)  # autovacuum on or off: no error either way
     with database.read_scope(engine) as connection:
         assert connection.execute(text("SELECT count(*) FROM feed")).scalar() == 1
     engine.dispose()

@@ -120,21 +120,32 @@ def refresh_statistics(engine: Engine) -> int | None:
 
 
 _TABLES = ("feed", "feed_entries", "item", "match", "incident", "outbox", "ops_alert")  # all that change
+# autovacuum also needs track_counts; VACUUM needs the table's owner (or a superuser), else it
+# skips the table with a notice
+_ATTENDED = text("SELECT current_setting('autovacuum') = 'on' AND current_setting('track_counts') = 'on'")
+_VACUUMABLE = text("""
+SELECT table_.relname FROM pg_class AS table_
+WHERE table_.oid IN (SELECT to_regclass(name) FROM unnest(CAST(:tables AS TEXT[])) AS name)
+  AND (pg_has_role(table_.relowner, 'USAGE') OR (SELECT rolsuper FROM pg_roles WHERE rolname = current_user))
+ORDER BY table_.relname""")
 
 
-def vacuum_if_unattended(engine: Engine) -> bool:
+def vacuum_if_unattended(engine: Engine) -> list[str]:
     """VACUUM (and ANALYZE) the monitor's tables where the PostgreSQL server runs no autovacuum.
     There nothing clears the rows retention deletes, nor the old versions of a feed's row that
     every poll leaves, so their space is never used again and the tables grow however much is
-    pruned. True if it ran."""
+    pruned. Returns the tables vacuumed: none where autovacuum runs, on SQLite, or where the
+    database user owns none of them."""
     if engine.dialect.name != "postgresql":
-        return False
+        return []
     with engine.connect() as connection:
         connection.execution_options(isolation_level="AUTOCOMMIT")  # VACUUM runs outside a transaction
-        if connection.execute(text("SELECT current_setting('autovacuum')")).scalar() == "on":
-            return False
-        connection.execute(text(f"VACUUM (ANALYZE, SKIP_LOCKED) {', '.join(_TABLES)}"))
-    return True
+        if connection.execute(_ATTENDED).scalar():
+            return []
+        tables = list(connection.execute(_VACUUMABLE, {"tables": list(_TABLES)}).scalars())
+        if tables:
+            connection.execute(text(f"VACUUM (ANALYZE, SKIP_LOCKED) {', '.join(tables)}"))
+    return tables
 
 
 def analyzed_items(engine: Engine) -> int | None:
