@@ -380,6 +380,29 @@ def test_a_pinged_postgresql_connection_serves_reads_writes_and_vacuum(database_
     engine.dispose()
 
 
+def test_a_poll_after_the_pooled_connections_sat_idle_stores_what_is_new(
+        database_url, feed_server, write_watchlist, make_runtime, monkeypatch):
+    """The poll's lookups read on a pinged connection: the whole poll failed there (ProgrammingError),
+    as in a daemon whose connections sit idle between ticks, until the ping ended its transaction."""
+    if not database_url.startswith("postgresql"):
+        return
+    from monitor.store import database
+    entries = [dict(ORDINARY, guid=f"g{n}", link=f"https://news.example/{n}", title=f"Story {n}")
+               for n in range(3)]
+    feed_server.routes["/a.xml"] = Route(rss(entries))
+    runtime = make_runtime(write_watchlist(feeds=[{"name": "a", "url": feed_server.url("/a.xml")}]))
+    poll(runtime)
+    with runtime.engine.connect(), runtime.engine.connect():
+        pass  # two pooled connections, as the daemon's threads leave them
+    monkeypatch.setattr(database, "PING_AFTER_IDLE", 0.0)  # as if they had sat idle since
+    feed_server.routes["/a.xml"] = Route(rss(entries + [dict(entries[0], guid="g3", title="Story 3",
+                                                             link="https://news.example/3")]))
+
+    [outcome] = poll(runtime)
+
+    assert (outcome.status, outcome.new_items) == ("ok", 1)
+
+
 def test_a_lookup_of_more_entries_than_sqlite_binds_parameters_finds_them_all(database_url):
     """More keys and links than SQLite's 32,766 parameters: they are one parameter each way."""
     from monitor.model import Item
