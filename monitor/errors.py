@@ -95,5 +95,10 @@ class ChannelError(MonitorError):
     pass
 
 
+class MaybeDelivered(ChannelError):
+    """The message went out and no answer came (a read timeout, the connection closed before the
+    answer): the channel may have taken it. Never resent blindly: the row becomes `uncertain`."""
+
+
 class UnusableURL(ChannelError):
     """apprise cannot use the channel's URL at all (unknown scheme, missing parts): no retry helps."""

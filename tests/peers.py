@@ -121,9 +121,9 @@ class FeedServer:
 class JsonEndpoint:
     """Records the JSON bodies POSTed to it (apprise json:// target)."""
 
-    def __init__(self, status: int = 200):
+    def __init__(self, status: int = 200, delay: float = 0.0):
         self.posts: list[dict] = []
-        self.status = status
+        self.status, self.delay = status, delay  # delay: seconds between reading a POST and answering
         endpoint = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -135,6 +135,7 @@ class JsonEndpoint:
                 payload = self.rfile.read(length)
                 if endpoint.status == 200:
                     endpoint.posts.append(json.loads(payload))
+                time.sleep(endpoint.delay)
                 self.send_response(endpoint.status)
                 self.send_header("Content-Length", "0")
                 self.end_headers()

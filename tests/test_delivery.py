@@ -5,6 +5,7 @@ import email
 import json
 import subprocess
 import sys
+import time
 from datetime import datetime, timezone
 
 from sqlmodel import Session, select
@@ -19,7 +20,7 @@ from monitor.alerts.deliver import send_digest
 from monitor.store import OutboxRow
 from monitor.store.outbox import CLAIM_OUTBOX_LEASE, claim_outbox, start_send
 from monitor.store.workers import worker_id
-from peers import Route, SmtpSink, rss
+from peers import JsonEndpoint, Route, SmtpSink, rss
 
 PROFILE = "iraq-syria-militia-attacks"
 RELATED = {"title": "Iraqi militia Nujaba vows to step up pressure on US troops",
@@ -99,6 +100,27 @@ def test_a_claim_left_by_a_dead_dispatcher_is_sent_once_and_a_send_in_flight_is_
     assert len(json_endpoint.posts) == 2 and first.title not in [p["title"] for p in json_endpoint.posts]
     clock.advance(hours=1)
     assert dispatch(runtime.config, runtime.engine, runtime.clock) == {}  # uncertain: never resent
+
+
+def test_a_message_sent_without_an_answer_is_uncertain_and_not_sent_again(feed_server, write_watchlist,
+                                                                          make_runtime, clock):
+    """A webhook that takes the message and answers after apprise stopped waiting (a read
+    timeout): retried, it got the alert once per attempt."""
+    slow = JsonEndpoint(delay=1.0)
+    try:
+        runtime = make_runtime(_watchlist(
+            write_watchlist, feed_server, INCIDENTS[:1], [{"name": "hook", "url": f"{slow.url}?rto=0.3"}],
+            [{"profile": PROFILE, "channels": ["hook"]}], dispatch={"retry_base": "30s"}))
+        poll(runtime)
+        assert dispatch(runtime.config, runtime.engine, runtime.clock) == {"uncertain": 1}
+        clock.advance(hours=1)
+        assert dispatch(runtime.config, runtime.engine, runtime.clock) == {}
+        time.sleep(1.0)  # the endpoint answers the request it took
+    finally:
+        slow.stop()
+    [row] = _rows(runtime)
+    assert (row.status, row.attempts) == ("uncertain", 1) and "Read timed out" in row.last_error
+    assert [post["title"] for post in slow.posts] == [row.title]
 
 
 def test_claims_of_a_worker_on_another_host_return_after_the_lease(feed_server, json_endpoint,

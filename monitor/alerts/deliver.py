@@ -4,9 +4,10 @@ The dispatcher first applies the alert policy (monitor/alerts/routing.py): rows 
 hours, a digest route, a channel's rate limit) are `held`, and held rows whose wait is over go out
 merged into one digest row per channel. Then it claims due rows (`claimed`: nothing sent yet) and,
 for one row at a time, marks it `sending` (committed), calls apprise, and records `sent`, back to
-`pending` with exponential backoff, or `dead` after the last attempt. Only a crash between the
-channel accepting a message and the `sent` commit can leave a row `sending`; it is then marked
-`uncertain` and never resent automatically. Secrets in channel URLs are scrubbed from every error
+`pending` with exponential backoff, or `dead` after the last attempt. A crash between the
+channel accepting a message and the `sent` commit leaves a row `sending`; it is then marked
+`uncertain` and never resent automatically. So is a message sent without an answer (a read
+timeout): the channel may have it. Secrets in channel URLs are scrubbed from every error
 before it is stored or logged.
 """
 
@@ -21,7 +22,7 @@ from io import StringIO
 import apprise
 
 from .. import metrics
-from ..errors import ChannelError, UnusableURL
+from ..errors import ChannelError, MaybeDelivered, UnusableURL
 from ..logs import RedactSecrets, redact
 from ..model import OutboxStatus
 from ..settings.config import ChannelConfig, Config
@@ -48,6 +49,9 @@ log = logging.getLogger("monitor.notify")
 APPRISE_FORMAT = {"text": apprise.NotifyFormat.TEXT, "markdown": apprise.NotifyFormat.MARKDOWN,
                   "html": apprise.NotifyFormat.HTML}
 JSON_SCHEMES = ("json", "jsons")  # apprise's JSON webhook: structured fields go in its payload
+# apprise's log when a request went out and no answer came (requests' ReadTimeout, a connection
+# the server closed before answering): the channel may have taken the message
+NO_ANSWER = re.compile(r"Read timed out|Remote end closed connection without response")
 
 
 def send(channel: ChannelConfig, title: str, body: str, body_format: str = "text",
@@ -66,7 +70,8 @@ def send(channel: ChannelConfig, title: str, body: str, body_format: str = "text
             raise _channel_error(channel, f"{type(exc).__name__}: {exc}") from None
         details = captured.getvalue().strip()
     if not delivered:
-        raise _channel_error(channel, _reasons(details) or "apprise reported a failure")
+        raise _channel_error(channel, _reasons(details) or "apprise reported a failure",
+                             MaybeDelivered if NO_ANSWER.search(details) else ChannelError)
 
 
 def _service(url: str, fields: dict | None):
@@ -181,10 +186,11 @@ def _send_row(config: Config, engine, row: ClaimedMessage, worker: str,
     """The only place a message leaves: mark `sending` (commit), call the channel, record."""
     if not start_send(engine, row.id, worker, clock()):
         return None  # no longer ours: another dispatcher took it over
-    error, hopeless = _deliver(config, row)
-    attempts = 1 if hopeless else config.dispatch.max_attempts  # an unusable URL: dead at once
+    error, settled = _deliver(config, row)
+    attempts = 1 if settled == OutboxStatus.DEAD else config.dispatch.max_attempts
     status = finish_outbox(engine, row.id, worker, error, clock(), attempts,
-                           config.dispatch.retry_base, config.dispatch.retry_max)
+                           config.dispatch.retry_base, config.dispatch.retry_max,
+                           uncertain=settled == OutboxStatus.UNCERTAIN)
     metrics.page_done(row, status, clock())
     if error:
         log.warning("alert id=%d channel=%s attempt=%d status=%s error=%s", row.id, row.channel,
@@ -194,21 +200,26 @@ def _send_row(config: Config, engine, row: ClaimedMessage, worker: str,
     return status
 
 
-def _deliver(config: Config, row: ClaimedMessage) -> tuple[str | None, bool]:
-    """Deliver one message: (None, False) on success, else the (scrubbed) error and whether no
-    retry can help (apprise cannot use the channel's URL)."""
+def _deliver(config: Config, row: ClaimedMessage) -> tuple[str | None, str | None]:
+    """Deliver one message: (None, None) on success, else the (scrubbed) error and, where a retry
+    must not follow, the row's status: dead (apprise cannot use the channel's URL) or uncertain
+    (sent without an answer)."""
     if row.channel == LOG_CHANNEL:
         log.warning("ALERT (no channel configured) %s\n%s", row.title, row.body)
-        return None, False
+        return None, None
     try:
         channel = config.channel(row.channel)
     except KeyError:  # it may come back with the next edit of the watchlist
-        return f"channel {row.channel!r} is no longer in the watchlist", False
+        return f"channel {row.channel!r} is no longer in the watchlist", None
     try:
         send(channel, row.title, row.body, row.format, webhook_fields(config, row))
+    except UnusableURL as exc:
+        return str(exc), OutboxStatus.DEAD
+    except MaybeDelivered as exc:
+        return str(exc), OutboxStatus.UNCERTAIN
     except ChannelError as exc:
-        return str(exc), isinstance(exc, UnusableURL)
-    return None, False
+        return str(exc), None
+    return None, None
 
 
 def send_digest(runtime, digest: Digest, now: datetime | None = None) -> list[int]:

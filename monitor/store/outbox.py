@@ -180,14 +180,18 @@ def start_send(engine: Engine, row_id: int, worker: str, now: datetime) -> bool:
 
 
 def finish_outbox(engine: Engine, row_id: int, worker: str, error: str | None, now: datetime,
-                  max_attempts: int, retry_base: timedelta, retry_max: timedelta) -> str:
-    """Record a send: sent, back to pending with backoff, or dead after the last attempt."""
+                  max_attempts: int, retry_base: timedelta, retry_max: timedelta,
+                  uncertain: bool = False) -> str:
+    """Record a send: sent, back to pending with backoff, or dead after the last attempt; with
+    `uncertain` (sent, no answer), uncertain, for an operator to look at."""
     with session_scope(engine) as session:
         row = session.get(OutboxRow, row_id)
         if row.claimed_by != worker or row.status not in (OutboxStatus.SENDING, OutboxStatus.UNCERTAIN):
             return row.status  # another dispatcher took over; it records its own result
         if error is None:
             row.status, row.sent_at, row.last_error = OutboxStatus.SENT, now, None
+        elif uncertain:
+            row.status, row.last_error = OutboxStatus.UNCERTAIN, error
         elif row.attempts >= max_attempts:
             row.status, row.last_error = OutboxStatus.DEAD, error
         else:
