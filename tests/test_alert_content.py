@@ -79,7 +79,11 @@ def test_a_report_with_more_details_scores_higher_and_a_route_min_score_tells_th
      "rocket targeted on coalition and Rumalyn (Hasakah, region of the theatre, Syria), no casualties"),
     ("Iraqi militia Nujaba vows to step up pressure on US troops",
      "The Iran-backed group said it would continue operations against American forces in Iraq.",
-     "threat — US forces (Iraq), militia and Harakat al-Nujaba named"),
+     "threat — US forces (Iraq), Harakat al-Nujaba named"),
+    ("Drone attack on US base in eastern Syria wounds two service members",  # the group, not its description
+     "An Iran-backed militia group, the Islamic Resistance in Iraq, claimed responsibility.",
+     "drone attack on US base (region of the theatre, Syria, Iraq), 2 wounded, "
+     "claimed by Islamic Resistance in Iraq"),
 ])
 def test_the_why_reads_as_a_sentence_from_the_profile_roles(profile, classifier, title, text, why):
     verdict = classifier.score(title, text)

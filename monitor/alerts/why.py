@@ -54,7 +54,7 @@ def reason(profile: Profile | None, evidence: dict[str, list[str]], title: str =
     events = _first_event(profile, groups, by_role.get("weapon", []))
     topics = by_role.get("topic", [])[:1]
     what = _what(by_role, events, " on ") if events or not topics else _what(by_role, topics, " — ")
-    parts = [what, _casualties(by_role.get("casualty", []), title, text), _actor(by_role)]
+    parts = [what, _casualties(by_role.get("casualty", []), title, text), _actor(profile, groups, by_role)]
     line = ", ".join(part for part in parts if part)
     extra = ", ".join(term for term in by_role.get(None, []) if term not in line)
     return "; ".join(part for part in (line, extra) if part) or "no terms matched"
@@ -130,8 +130,20 @@ def _harm(word: str) -> str:
     return next(harm for stem, harm in _HARM.items() if word.startswith(stem))
 
 
-def _actor(by_role: dict) -> str:
-    actors = " and ".join(by_role.get("actor", [])[:2])
+def _actor(profile: Profile, groups: dict[str, list[str]], by_role: dict) -> str:
+    """Who: the actor terms of the highest weight (group weight x term weight), at most two, first
+    seen first. A group the report names outweighs a word that only describes one ("militia",
+    "Iran-backed", "Iran"), so "an Iran-backed militia, the Islamic Resistance in Iraq, claimed it"
+    reads "claimed by Islamic Resistance in Iraq", not "claimed by Iran and Iran-backed"."""
+    weighted: dict[str, float] = {}
+    for name, terms in groups.items():
+        group = profile.groups.get(name)
+        if group is not None and group.role == "actor":
+            term_weights = {term.name: term.weight for term in group.terms}
+            for term in terms:
+                weighted.setdefault(term, group.weight * term_weights.get(term, 1.0))
+    top = max(weighted.values(), default=0.0)
+    actors = " and ".join([term for term, weight in weighted.items() if weight >= top][:2])
     if by_role.get("claim"):
         return f"claimed by {actors}" if actors else "claimed"
     return f"{actors} named" if actors else ""
