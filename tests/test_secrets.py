@@ -14,7 +14,7 @@ from sqlmodel import Session, select
 from typer.testing import CliRunner
 
 from conftest import INCIDENT
-from monitor.alerts.deliver import dispatch, send
+from monitor.alerts.deliver import dispatch, send, url_problem
 from monitor.cli import app
 from monitor.errors import ChannelError
 from monitor.logs import redact, setup_logging
@@ -123,6 +123,15 @@ def test_no_fragment_of_a_secret_reaches_the_log_the_database_or_the_cli(
     for where, text in shown.items():
         for secret in SECRETS:
             assert not _fragments_in(text, secret), (where, text)
+
+
+@pytest.mark.parametrize("secret", ["abcd", "TopSecretPW77", *SECRETS])
+def test_check_names_no_character_of_a_password_in_a_url_apprise_cannot_parse(secret):
+    """apprise writes such a URL out with the password as its first and last characters ("T...7"):
+    half of a four-character password."""
+    problem = url_problem(_channel("bad", "foo://monitor:${PW}@host.example/x", {"PW": secret}))
+    assert "foo://host.example/..." in problem, problem
+    assert f"{secret[0]}...{secret[-1]}" not in problem and not _fragments_in(problem, secret), problem
 
 
 @pytest.mark.parametrize("secret", SECRETS)

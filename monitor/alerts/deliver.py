@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from io import StringIO
+from urllib.parse import urlsplit
 
 import apprise
 
@@ -120,11 +121,26 @@ def url_problem(channel: ChannelConfig) -> str | None:
 
 
 def _channel_error(channel: ChannelConfig, reason: str, kind: type = ChannelError) -> ChannelError:
-    """The error as the log, the database and the CLI show it: the channel's URL as its public
-    form, and every fragment of its secrets masked (monitor/logs.py)."""
+    """The error as the log, the database and the CLI show it: the channel's URL, and any URL
+    apprise wrote out, as its public form (scheme and host), and every fragment of its secrets
+    masked (monitor/logs.py). apprise's own masking keeps a secret's first and last characters
+    ("T...7"), more than a short password can spare."""
     url = re.escape(channel.url.get_secret_value())
     reason = re.sub(url, lambda _: channel.public_url(), reason, flags=re.IGNORECASE)
+    reason = _URL_IN_TEXT.sub(lambda match: _public_form(match[0]), reason)
     return kind(redact(f"channel {channel.name!r}: {reason}", channel.secrets()))
+
+
+_URL_IN_TEXT = re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s'\"()<>]+", re.IGNORECASE)
+
+
+def _public_form(url: str) -> str:
+    try:
+        host = urlsplit(url).hostname or ""
+    except ValueError:
+        host = ""
+    scheme = url.partition("://")[0]
+    return f"{scheme}://{host}/..." if host else f"{scheme}://..."
 
 
 def _reasons(captured: str) -> str:
