@@ -65,6 +65,16 @@ def test_unset_variable_names_the_variable_and_the_channel(tmp_path):
         load_config(path, environ={})
 
 
+def test_every_unset_variable_of_a_channel_is_named_at_once(tmp_path):
+    url = "json://${HOOK_USER}:${HOOK_PASS}@h.example/${HOOK_USER}"
+    path = _write(tmp_path, f"channels:\n  - name: ops\n    url: '{url}'\n")
+    both = r"environment variables HOOK_USER, HOOK_PASS are not set \(channel 'ops'\)"
+    with pytest.raises(ConfigError, match=both):
+        load_config(path, environ={})
+    with pytest.raises(ConfigError, match=r"environment variable HOOK_PASS is not set \(channel 'ops'\)"):
+        load_config(path, environ={"HOOK_USER": "ops"})
+
+
 def test_secret_stays_out_of_check_output(tmp_path, monkeypatch):
     secret = "hunter2-very-secret"
     monkeypatch.setenv("CHAT_TOKEN", secret)

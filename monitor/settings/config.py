@@ -150,10 +150,9 @@ class ChannelConfig(_Strict):
             raise ValueError("unknown field 'substituted' (check the spelling)")
         environ = (info.context or {}).get("environ", os.environ)
         names = _VARIABLE.findall(data["url"])
-        missing = [name for name in names if name not in environ]
+        missing = list(dict.fromkeys(name for name in names if name not in environ))
         if missing:
-            raise ValueError(f"environment variable {missing[0]} is not set "
-                             f"(channel {data.get('name', '?')!r})")
+            raise ValueError(f"{_unset(missing)} (channel {data.get('name', '?')!r})")
         url = _VARIABLE.sub(lambda m: _fill(data["url"], m, environ[m[1]]), data["url"])
         return {**data, "url": url, "substituted": tuple(environ[name] for name in names)}
 
@@ -174,6 +173,13 @@ class ChannelConfig(_Strict):
         if redact(host, secrets) != host or any(host in secret.lower() for secret in secrets):
             host = ""
         return f"{parts.scheme}://{host}/..." if host else f"{parts.scheme}://..."
+
+
+def _unset(names: list[str]) -> str:
+    """Every variable a value needs that is not set, so that one edit sets them all."""
+    if len(names) == 1:
+        return f"environment variable {names[0]} is not set"
+    return f"environment variables {', '.join(names)} are not set"
 
 
 def _fill(template: str, variable: re.Match, value: str) -> str:
@@ -337,9 +343,10 @@ class WebConfig(_Strict):
         if not isinstance(data, dict) or not isinstance(data.get("token"), str):
             return data
         environ = (info.context or {}).get("environ", os.environ)
-        missing = [name for name in _VARIABLE.findall(data["token"]) if name not in environ]
+        names = _VARIABLE.findall(data["token"])
+        missing = list(dict.fromkeys(name for name in names if name not in environ))
         if missing:
-            raise ValueError(f"environment variable {missing[0]} is not set (web.token)")
+            raise ValueError(f"{_unset(missing)} (web.token)")
         return {**data, "token": _VARIABLE.sub(lambda m: environ[m[1]], data["token"])}
 
     @field_validator("listen")
