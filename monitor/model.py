@@ -353,6 +353,15 @@ class Decision:
     changes: tuple[str, ...] = ()  # material changes that call for an update alert
 
 
+FUTURE_SKEW = timedelta(hours=1)  # an item dated this far ahead of our clock still counts as now
+
+
+def is_stale(published: datetime | None, now: datetime, max_item_age: timedelta) -> bool:
+    """Published before `max_item_age` ago, or later than now (beyond a clock's skew): an old
+    story a feed brings up again, or a wrong date; either way not news to page about."""
+    return published is not None and not now - max_item_age <= published <= now + FUTURE_SKEW
+
+
 def report_time(published: datetime | None, now: datetime) -> datetime:
     """When a report counts as made: its published time, unless missing or in the future."""
     return published if published is not None and published <= now else now

@@ -49,6 +49,7 @@ from .model import (
     Score,
     ScoredItem,
     Seen,
+    is_stale,
 )
 from .settings.config import Config, FeedConfig
 from .settings.profile import IncidentSettings
@@ -63,7 +64,6 @@ from .text import lede, with_article
 log = logging.getLogger("monitor.poll")
 GROUP_AFTER = 5.0  # seconds a poll waits for slow feeds before grouping what has arrived
 STOP_CHECK = 0.2  # seconds between looks at the stop flag while feeds are fetched
-FUTURE_SKEW = timedelta(hours=1)  # an item dated this far ahead of our clock still counts as now
 CLAIMS_PER_FETCH_SLOT = 25  # a due-only poll claims at most this many feeds per fetch.concurrency;
 # the daemon's next tick follows at once while feeds are still due, and other workers share them
 UNCHANGED_BATCH = 200  # feeds whose new state is written in one transaction (UnchangedFeeds)
@@ -541,10 +541,7 @@ def plan_poll(claim: ClaimedFeed, result: FetchResult, items: list[Item], seen: 
 
 
 def _stale(item: Item, now: datetime, max_item_age: timedelta) -> bool:
-    """Published before `max_item_age` ago, or later than now (beyond a clock's skew): an old
-    story a feed brings up again, or a wrong date; either way not news to page about."""
-    published = item.published
-    return published is not None and not now - max_item_age <= published <= now + FUTURE_SKEW
+    return is_stale(item.published, now, max_item_age)
 
 
 def _entries_of(claim: ClaimedFeed, result: FetchResult | FetchError) -> list[Entry]:

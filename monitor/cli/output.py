@@ -56,7 +56,7 @@ def outcome_json(outcome) -> dict:
     return {"title": outcome.title, "feed": outcome.feed, "link": outcome.link,
             "when": outcome.when.isoformat(), "class": outcome.label, "score": outcome.score,
             "alert": outcome.alert, "incident": outcome.incident, "stored_class": outcome.stored_label,
-            "evidence": outcome.evidence}
+            "held": outcome.held, "evidence": outcome.evidence}
 
 
 def when(value) -> str:

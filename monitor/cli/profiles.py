@@ -75,7 +75,8 @@ def backtest(profile: Annotated[Optional[str], typer.Option(help="Profile to try
     name = profile or next(iter(runtime.scorers), None)
     if name not in runtime.scorers:
         fail(f"unknown profile {name!r}; known: {', '.join(runtime.scorers) or 'none'}")
-    outcomes = run_backtest(runtime.engine, runtime.scorers[name], start)
+    outcomes = run_backtest(runtime.engine, runtime.scorers[name], start, runtime.config.max_item_age,
+                            runtime.config.first_poll_alerts)
     if as_json:
         typer.echo(json.dumps({"profile": name, "summary": summary(outcomes),
                                "items": [outcome_json(o) for o in outcomes]}, indent=1))
@@ -83,12 +84,14 @@ def backtest(profile: Annotated[Optional[str], typer.Option(help="Profile to try
     for o in outcomes:
         was = "" if o.stored_label == o.label else f"  (stored then: {o.stored_label or 'none'})"
         marker = f"ALERT #{o.incident}" if o.alert == "alert" else (
-            f"UPDATE #{o.incident}" if o.alert else (f"joins #{o.incident}" if o.incident else ""))
+            f"UPDATE #{o.incident}" if o.alert else (f"joins #{o.incident}" if o.incident else
+                                                     (f"({o.held})" if o.held else "")))
         typer.echo(f"{o.when:%Y-%m-%d %H:%M}  {o.label:<8} {o.score:.2f} {marker:<11} "
                    f"[{o.feed}] {o.title}{was}")
     counts = summary(outcomes)
     typer.echo(f"profile {name}, items fetched in the last {since}: {counts['matches']} matches, "
-               f"{counts['alerts']} alerts for {counts['incidents']} incidents; "
+               f"{counts['alerts']} alerts for {counts['incidents']} incidents; {counts['held']} never "
+               f"paged (a new feed's first poll, or dated outside max_item_age); "
                f"{counts['newly_incident']} newly incident, {counts['no_longer_incident']} no longer "
                f"incident. Nothing was sent or stored.")
 

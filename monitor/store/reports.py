@@ -203,6 +203,7 @@ class StoredItem:
     published_at: datetime | None
     fetched_at: datetime
     label: str | None
+    first_poll: bool = False  # fetched when its feed's first stored items were
 
 
 def stored_items(engine: Engine, profile: str, since: datetime) -> list[StoredItem]:
@@ -210,10 +211,14 @@ def stored_items(engine: Engine, profile: str, since: datetime) -> list[StoredIt
     with session_scope(engine) as session:
         stored = dict(session.exec(select(MatchRow.item_id, MatchRow.label)
                                    .where(MatchRow.profile == profile)).all())
+        first_fetched = dict(session.exec(select(ItemRow.feed_id, func.min(ItemRow.fetched_at))
+                                          .group_by(ItemRow.feed_id)).all())
         query = (select(ItemRow, Feed.name).join(Feed, ItemRow.feed_id == Feed.id)
                  .where(ItemRow.fetched_at >= since).order_by(col(ItemRow.id)))
         return [StoredItem(item.id, feed, item.title, item.text, item.url, item.published_at,
-                           item.fetched_at, stored.get(item.id)) for item, feed in session.exec(query)]
+                           item.fetched_at, stored.get(item.id),
+                           first_poll=item.fetched_at == first_fetched.get(item.feed_id))
+                for item, feed in session.exec(query)]
 
 
 # ---- read models of the web dashboard and API: pages of rows, with a cursor to the next page ----

@@ -6,14 +6,14 @@ same scorer and incident grouping as the daemon, and compared with what was stor
 """
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy.engine import Engine
 
 from ..classify.scorer import ProfileScorer
 from ..incidents import Report, replay
-from ..model import Label, report_time
-from ..store.reports import stored_items
+from ..model import Label, is_stale, report_time
+from ..store.reports import StoredItem, stored_items
 from ..text import lede
 
 
@@ -31,9 +31,14 @@ class Outcome:
     alert: str | None  # "alert", "update: <changes>", or None (joined silently / related)
     incident: int | None  # number of the replayed incident, in order of opening
     stored_label: str | None  # what the daemon stored for this item and profile then, if anything
+    held: str | None = None  # why the daemon never groups nor pages it: "first poll", "stale"
 
 
-def backtest(engine: Engine, scorer: ProfileScorer, since: datetime) -> list[Outcome]:
+def backtest(engine: Engine, scorer: ProfileScorer, since: datetime,
+             max_item_age: timedelta | None = None, first_poll_alerts: bool = True) -> list[Outcome]:
+    """Each stored item the profile matches, replayed as the daemon would have: a new feed's back
+    catalogue (unless `first_poll_alerts`) and items dated outside `max_item_age` are shown, but
+    never grouped nor paged (Outcome.held)."""
     items = stored_items(engine, scorer.profile.name, since)
     verdicts = {}
     for item in items:
@@ -41,6 +46,8 @@ def backtest(engine: Engine, scorer: ProfileScorer, since: datetime) -> list[Out
         if verdict.label != Label.NONE:
             verdicts[item.id] = verdict
     by_id = {item.id: item for item in items}
+    held = {item_id: reason for item_id in verdicts
+            if (reason := _held(by_id[item_id], max_item_age, first_poll_alerts))}
     reports = [Report(str(item_id), scorer.profile.name, verdict.label,
                       report_time(by_id[item_id].published_at, by_id[item_id].fetched_at),
                       by_id[item_id].title, lede(by_id[item_id].text), verdict.evidence(),
@@ -48,7 +55,9 @@ def backtest(engine: Engine, scorer: ProfileScorer, since: datetime) -> list[Out
                for item_id, verdict in verdicts.items()]
     numbers: dict[int, int] = {}
     outcomes = []
-    for report, decision in replay(reports, scorer.profile.incidents):
+    grouped = [report for report in reports if int(report.key) not in held]
+    replayed = replay(grouped, scorer.profile.incidents) + [(r, None) for r in reports if int(r.key) in held]
+    for report, decision in sorted(replayed, key=lambda pair: (pair[0].when, pair[0].key)):
         item = by_id[int(report.key)]
         verdict = verdicts[item.id]
         alert = number = None
@@ -57,7 +66,7 @@ def backtest(engine: Engine, scorer: ProfileScorer, since: datetime) -> list[Out
             alert = "alert" if decision.opened else (
                 f"update: {', '.join(decision.changes)}" if decision.changes else None)
         outcomes.append(Outcome(item.title, item.feed, item.url, report.when, verdict.label, verdict.score,
-                                verdict.evidence(), alert, number, item.label))
+                                verdict.evidence(), alert, number, item.label, held.get(item.id)))
     for item in items:  # matched then, not now
         if item.label and item.id not in verdicts:
             outcomes.append(Outcome(item.title, item.feed, item.url, report_time(item.published_at,
@@ -65,10 +74,18 @@ def backtest(engine: Engine, scorer: ProfileScorer, since: datetime) -> list[Out
     return outcomes
 
 
+def _held(item: StoredItem, max_item_age: timedelta | None, first_poll_alerts: bool) -> str | None:
+    if item.first_poll and not first_poll_alerts:
+        return "first poll"
+    if max_item_age is not None and is_stale(item.published_at, item.fetched_at, max_item_age):
+        return "stale"
+    return None
+
+
 def summary(outcomes: list[Outcome]) -> dict:
     alerts = [o for o in outcomes if o.alert]
     newly = [o for o in outcomes if o.label == "incident" and o.stored_label != "incident"]
     dropped = [o for o in outcomes if o.stored_label == "incident" and o.label != "incident"]
-    return {"matches": len(outcomes), "alerts": len(alerts),
+    return {"matches": len(outcomes), "alerts": len(alerts), "held": sum(1 for o in outcomes if o.held),
             "incidents": len({o.incident for o in outcomes if o.incident}),
             "newly_incident": len(newly), "no_longer_incident": len(dropped)}
