@@ -171,15 +171,19 @@ def test_quiet_hours_hold_alerts_and_send_one_digest_at_their_end(feed_server, j
 
 def test_digest_route_sends_one_scheduled_summary(feed_server, json_endpoint, write_watchlist,
                                                   make_runtime, clock):
-    runtime = make_runtime(_watchlist(
+    path = _watchlist(
         write_watchlist, feed_server, INCIDENTS[:2] + [RELATED], [{"name": "hook", "url": json_endpoint.url}],
         [{"profile": PROFILE, "min_class": "related", "channels": ["hook"], "digest": "0 8 * * *",
-          "timezone": "Europe/Berlin"}]))
+          "timezone": "Europe/Berlin"}])
+    runtime = make_runtime(path)
     [digest] = due_digests(runtime.config)
     assert (digest.route_index, digest.cron, digest.timezone) == (0, "0 8 * * *", "Europe/Berlin")
     poll(runtime)
     assert dispatch(runtime.config, runtime.engine, runtime.clock) == {}
     assert set(_statuses(runtime)) == {"held"} and len(_rows(runtime)) == 3
+    listed = runner.invoke(app, ["outbox", "--config", str(path)]).output
+    assert listed.count(f"held for the {PROFILE} digest (0 8 * * *)") == 3, listed  # not a time long past
+    assert "next attempt" not in listed
 
     [row_id] = send_digest(runtime, digest, clock())
     assert dispatch(runtime.config, runtime.engine, runtime.clock) == {"sent": 1}

@@ -106,13 +106,25 @@ def outbox(ctx: typer.Context,
         typer.echo(json.dumps(rows, indent=1))
         return
     for row in rows:
-        due = f" next attempt {row['next_attempt_at'][:19]}" if row["status"] in ("pending", "held") else ""
+        due = _when_due(row)
         typer.echo(f"#{row['id']} {row['status']:<9} {row['channel']} attempts={row['attempts']}{due}  "
                    f"{row['title']}" + (f"\n    last error: {row['last_error']}" if row["last_error"] else ""))
     typer.echo(f"{len(rows)} rows" + ("" if status else " (sent rows hidden; --status all shows them)")
                + f" (database {public_db(runtime.config.database)})")
 
 
+
+
+def _when_due(row: dict) -> str:
+    """When a pending or held row goes out: a row held for a digest goes with the digest, at the
+    route's schedule (its next_attempt_at is only when it was written)."""
+    from ..model import DIGEST_HOLD
+    if row["status"] == "held" and (row["hold"] or "").startswith(DIGEST_HOLD):
+        profile, _, schedule = row["hold"].removeprefix(DIGEST_HOLD).partition("|")
+        return f" held for the {profile} digest ({schedule.partition('|')[0]})"
+    if row["status"] == "held":
+        return f" held ({row['hold']}) until {row['next_attempt_at'][:19]}"
+    return f" next attempt {row['next_attempt_at'][:19]}" if row["status"] == "pending" else ""
 
 
 @outbox_app.command("retry")
