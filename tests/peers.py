@@ -121,9 +121,10 @@ class FeedServer:
 class JsonEndpoint:
     """Records the JSON bodies POSTed to it (apprise json:// target)."""
 
-    def __init__(self, status: int = 200, delay: float = 0.0):
+    def __init__(self, status: int = 200, delay: float = 0.0, answer: bytes = b""):
         self.posts: list[dict] = []
         self.status, self.delay = status, delay  # delay: seconds between reading a POST and answering
+        self.answer = answer  # the body of each answer
         endpoint = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -137,8 +138,9 @@ class JsonEndpoint:
                     endpoint.posts.append(json.loads(payload))
                 time.sleep(endpoint.delay)
                 self.send_response(endpoint.status)
-                self.send_header("Content-Length", "0")
+                self.send_header("Content-Length", str(len(endpoint.answer)))
                 self.end_headers()
+                self.wfile.write(endpoint.answer)
 
         self._httpd = _Server(("127.0.0.1", 0), Handler)
         self.port = self._httpd.server_address[1]

@@ -123,6 +123,22 @@ def test_a_message_sent_without_an_answer_is_uncertain_and_not_sent_again(feed_s
     assert [post["title"] for post in slow.posts] == [row.title]
 
 
+def test_an_answer_that_quotes_a_timeout_is_an_answer_and_is_retried(feed_server, write_watchlist,
+                                                                     make_runtime, clock):
+    """Only the exception of the request says that no answer came: a 503 whose body (or an alert
+    whose text) says 'Read timed out' was answered, so nothing was taken and a retry is safe."""
+    down = JsonEndpoint(status=503, answer=b"upstream: Read timed out; "
+                                           b"Remote end closed connection without response")
+    try:
+        runtime = make_runtime(_watchlist(
+            write_watchlist, feed_server, [dict(INCIDENTS[0], text="The feed said: Read timed out.")],
+            [{"name": "hook", "url": down.url}], [{"profile": PROFILE, "channels": ["hook"]}]))
+        poll(runtime)
+        assert dispatch(runtime.config, runtime.engine, runtime.clock) == {"pending": 1}
+    finally:
+        down.stop()
+
+
 def test_claims_of_a_worker_on_another_host_return_after_the_lease(feed_server, json_endpoint,
                                                                    write_watchlist, make_runtime, clock):
     runtime = make_runtime(_watchlist(

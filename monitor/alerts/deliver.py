@@ -50,9 +50,12 @@ log = logging.getLogger("monitor.notify")
 APPRISE_FORMAT = {"text": apprise.NotifyFormat.TEXT, "markdown": apprise.NotifyFormat.MARKDOWN,
                   "html": apprise.NotifyFormat.HTML}
 JSON_SCHEMES = ("json", "jsons")  # apprise's JSON webhook: structured fields go in its payload
-# apprise's log when a request went out and no answer came (requests' ReadTimeout, a connection
-# the server closed before answering): the channel may have taken the message
-NO_ANSWER = re.compile(r"Read timed out|Remote end closed connection without response")
+# apprise's log of the exception of a request that went out and got no answer (requests'
+# ReadTimeout, a connection the server closed before answering): the channel may have the message.
+# Only that line: the log also holds the message itself and the server's answer, either of which
+# may quote these words.
+NO_ANSWER = re.compile(r"^\S+ Socket Exception: .*"
+                       r"(Read timed out|Remote end closed connection without response)", re.MULTILINE)
 
 
 def send(channel: ChannelConfig, title: str, body: str, body_format: str = "text",
