@@ -6,6 +6,7 @@ to a host "zK9vQ7SECRET" and say so in its error. The peers are real: a JSON end
 an SMTP server that is not running, and a URL apprise rejects (it names the bad value)."""
 
 import logging
+import re
 from urllib.parse import quote
 
 import apprise
@@ -132,6 +133,14 @@ def test_check_names_no_character_of_a_password_in_a_url_apprise_cannot_parse(se
     problem = url_problem(_channel("bad", "foo://monitor:${PW}@host.example/x", {"PW": secret}))
     assert "foo://host.example/..." in problem, problem
     assert f"{secret[0]}...{secret[-1]}" not in problem and not _fragments_in(problem, secret), problem
+
+
+@pytest.mark.parametrize("url", ["tgram://${PW}/12345", "json://127.0.0.1:9/x?method=${PW}"])
+def test_a_url_apprise_masks_as_first_and_last_characters_shows_no_host(url):
+    """apprise writes a token in the host's place, or a host, as "1...w"."""
+    problem = url_problem(_channel("bad", url, {"PW": "bad1234567token"}))
+    assert problem and not re.search(r"\w\.\.\.\w", problem), problem
+    assert "://.../..." not in problem  # a public form is not made public again
 
 
 @pytest.mark.parametrize("secret", SECRETS)
