@@ -65,3 +65,22 @@ def test_backtest_shows_alerts_and_the_effect_of_a_profile_edit(feed_server, wri
 def _alerted(runtime) -> list[str]:
     with Session(runtime.engine) as session:
         return [row.title.removeprefix("[INCIDENT] ") for row in session.exec(select(OutboxRow))]
+
+
+def test_an_incident_after_an_empty_first_poll_is_an_alert_in_the_backtest_too(feed_server, write_watchlist,
+                                                                               make_runtime, clock):
+    """What the daemon did with each match decides, not when the item came: a feed whose first
+    poll brought nothing matching pages its next incident, and the backtest says so."""
+    feed_server.routes["/a.xml"] = Route(rss([dict(ORDINARY, guid="2", link="https://n.example/2")]))
+    path = write_watchlist(feeds=[{"name": "wire", "url": feed_server.url("/a.xml")}])
+    runtime = make_runtime(path)
+    poll(runtime)
+    feed_server.routes["/a.xml"] = Route(rss([dict(INCIDENT, guid="1", link="https://n.example/1"),
+                                              dict(ORDINARY, guid="2", link="https://n.example/2")]))
+    poll(runtime)
+
+    report = json.loads(runner.invoke(app, ["backtest", "--config", str(path), "--since", "3650d",
+                                            "--json"]).output)
+
+    assert (report["summary"]["alerts"], report["summary"]["held"]) == (1, 0)
+    assert _alerted(runtime) == [INCIDENT["title"]]

@@ -75,8 +75,7 @@ def backtest(profile: Annotated[Optional[str], typer.Option(help="Profile to try
     name = profile or next(iter(runtime.scorers), None)
     if name not in runtime.scorers:
         fail(f"unknown profile {name!r}; known: {', '.join(runtime.scorers) or 'none'}")
-    outcomes = run_backtest(runtime.engine, runtime.scorers[name], start, runtime.config.max_item_age,
-                            runtime.config.first_poll_alerts)
+    outcomes = run_backtest(runtime.engine, runtime.scorers[name], start, runtime.config.max_item_age)
     if as_json:
         typer.echo(json.dumps({"profile": name, "summary": summary(outcomes),
                                "items": [outcome_json(o) for o in outcomes]}, indent=1))

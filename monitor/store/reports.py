@@ -203,21 +203,18 @@ class StoredItem:
     published_at: datetime | None
     fetched_at: datetime
     label: str | None
-    first_poll: bool = False  # fetched when its feed's first stored items were
+    role: str | None = None  # what grouping made of its match then (Role), if it matched
 
 
 def stored_items(engine: Engine, profile: str, since: datetime) -> list[StoredItem]:
-    """Items fetched since `since`, oldest first, each with its stored class for `profile`."""
+    """Items fetched since `since`, oldest first, each with its stored class and role for `profile`."""
     with session_scope(engine) as session:
-        stored = dict(session.exec(select(MatchRow.item_id, MatchRow.label)
-                                   .where(MatchRow.profile == profile)).all())
-        first_fetched = dict(session.exec(select(ItemRow.feed_id, func.min(ItemRow.fetched_at))
-                                          .group_by(ItemRow.feed_id)).all())
+        stored = {item_id: (label, role) for item_id, label, role in session.exec(
+            select(MatchRow.item_id, MatchRow.label, MatchRow.role).where(MatchRow.profile == profile))}
         query = (select(ItemRow, Feed.name).join(Feed, ItemRow.feed_id == Feed.id)
                  .where(ItemRow.fetched_at >= since).order_by(col(ItemRow.id)))
         return [StoredItem(item.id, feed, item.title, item.text, item.url, item.published_at,
-                           item.fetched_at, stored.get(item.id),
-                           first_poll=item.fetched_at == first_fetched.get(item.feed_id))
+                           item.fetched_at, *stored.get(item.id, (None, None)))
                 for item, feed in session.exec(query)]
 
 

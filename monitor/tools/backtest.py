@@ -12,7 +12,7 @@ from sqlalchemy.engine import Engine
 
 from ..classify.scorer import ProfileScorer
 from ..incidents import Report, replay
-from ..model import Label, is_stale, report_time
+from ..model import Label, Role, is_stale, report_time
 from ..store.reports import StoredItem, stored_items
 from ..text import lede
 
@@ -35,10 +35,10 @@ class Outcome:
 
 
 def backtest(engine: Engine, scorer: ProfileScorer, since: datetime,
-             max_item_age: timedelta | None = None, first_poll_alerts: bool = True) -> list[Outcome]:
-    """Each stored item the profile matches, replayed as the daemon would have: a new feed's back
-    catalogue (unless `first_poll_alerts`) and items dated outside `max_item_age` are shown, but
-    never grouped nor paged (Outcome.held)."""
+             max_item_age: timedelta | None = None) -> list[Outcome]:
+    """Each stored item the profile matches, replayed as the daemon would have: items dated
+    outside `max_item_age`, and those the daemon kept as a new feed's back catalogue (their match
+    then was stored, never grouped), are shown but never grouped nor paged (Outcome.held)."""
     items = stored_items(engine, scorer.profile.name, since)
     verdicts = {}
     for item in items:
@@ -47,7 +47,7 @@ def backtest(engine: Engine, scorer: ProfileScorer, since: datetime,
             verdicts[item.id] = verdict
     by_id = {item.id: item for item in items}
     held = {item_id: reason for item_id in verdicts
-            if (reason := _held(by_id[item_id], max_item_age, first_poll_alerts))}
+            if (reason := _held(by_id[item_id], max_item_age))}
     reports = [Report(str(item_id), scorer.profile.name, verdict.label,
                       report_time(by_id[item_id].published_at, by_id[item_id].fetched_at),
                       by_id[item_id].title, lede(by_id[item_id].text), verdict.evidence(),
@@ -74,11 +74,11 @@ def backtest(engine: Engine, scorer: ProfileScorer, since: datetime,
     return outcomes
 
 
-def _held(item: StoredItem, max_item_age: timedelta | None, first_poll_alerts: bool) -> str | None:
-    if item.first_poll and not first_poll_alerts:
-        return "first poll"
+def _held(item: StoredItem, max_item_age: timedelta | None) -> str | None:
     if max_item_age is not None and is_stale(item.published_at, item.fetched_at, max_item_age):
         return "stale"
+    if item.role == Role.STORED:  # not stale: kept as a new feed's back catalogue
+        return "first poll"
     return None
 
 
