@@ -84,6 +84,9 @@ def test_a_report_with_more_details_scores_higher_and_a_route_min_score_tells_th
      "An Iran-backed militia group, the Islamic Resistance in Iraq, claimed responsibility.",
      "drone attack on US base (region of the theatre, Syria, Iraq), 2 wounded, "
      "claimed by Islamic Resistance in Iraq"),
+    ("Rocket attack on Ain al-Asad air base in Iraq",  # two groups named: both
+     "Kataib Hezbollah and Iran's Revolutionary Guards claimed the attack.",
+     "rocket attack on Ain al-Asad (Anbar, Iraq), claimed by Kataib Hezbollah and IRGC"),
 ])
 def test_the_why_reads_as_a_sentence_from_the_profile_roles(profile, classifier, title, text, why):
     verdict = classifier.score(title, text)

@@ -40,6 +40,9 @@ _COUNT_BEFORE = re.compile(rf"\b{_NUMBER}\s+{_PEOPLE}\s+(?:were\s+|was\s+|have\s
 _COUNT_AFTER = re.compile(rf"\b(killing|killed|kills|wounding|wounded|wounds|injuring|injured|injures)"
                           rf"\s+(?:at\s+least\s+)?{_NUMBER}(?:\s+(?P<people>{_PEOPLE})\b"
                           r"|(?=\s*(?:$|[,.;:)]|\s(?:and|in|on|at)\b)))", re.IGNORECASE)
+# share of the heaviest actor term's weight a term needs to be shown: a named group (IRGC, 0.8)
+# shows beside another, a description (Iran-backed 0.7, militia 0.6) does not
+ACTOR_SHARE = 0.8
 _PREPOSITIONS = {"at", "on", "in", "into", "near", "toward", "towards", "against", "upon", "onto"}
 
 
@@ -131,10 +134,11 @@ def _harm(word: str) -> str:
 
 
 def _actor(profile: Profile, groups: dict[str, list[str]], by_role: dict) -> str:
-    """Who: the actor terms of the highest weight (group weight x term weight), at most two, first
-    seen first. A group the report names outweighs a word that only describes one ("militia",
-    "Iran-backed", "Iran"), so "an Iran-backed militia, the Islamic Resistance in Iraq, claimed it"
-    reads "claimed by Islamic Resistance in Iraq", not "claimed by Iran and Iran-backed"."""
+    """Who: the actor terms that weigh (group weight x term weight) at least ACTOR_SHARE of the
+    heaviest, at most two, first seen first. A group the report names outweighs a word that only
+    describes one ("militia", "Iran-backed", "Iran"), so "an Iran-backed militia, the Islamic
+    Resistance in Iraq, claimed it" reads "claimed by Islamic Resistance in Iraq", not "claimed
+    by Iran and Iran-backed", while two groups named together both show."""
     weighted: dict[str, float] = {}
     for name, terms in groups.items():
         group = profile.groups.get(name)
@@ -143,7 +147,7 @@ def _actor(profile: Profile, groups: dict[str, list[str]], by_role: dict) -> str
             for term in terms:
                 weighted.setdefault(term, group.weight * term_weights.get(term, 1.0))
     top = max(weighted.values(), default=0.0)
-    actors = " and ".join([term for term, weight in weighted.items() if weight >= top][:2])
+    actors = " and ".join([term for term, weight in weighted.items() if weight >= ACTOR_SHARE * top][:2])
     if by_role.get("claim"):
         return f"claimed by {actors}" if actors else "claimed"
     return f"{actors} named" if actors else ""
