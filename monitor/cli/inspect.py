@@ -121,7 +121,8 @@ def _when_due(row: dict) -> str:
     from ..model import DIGEST_HOLD
     if row["status"] == "held" and (row["hold"] or "").startswith(DIGEST_HOLD):
         profile, _, schedule = row["hold"].removeprefix(DIGEST_HOLD).partition("|")
-        return f" held for the {profile} digest ({schedule.partition('|')[0]})"
+        cron, _, timezone = schedule.partition("|")
+        return f" held for the {profile} digest ({cron} {timezone})".replace(" )", ")")
     if row["status"] == "held":
         return f" held ({row['hold']}) until {row['next_attempt_at'][:19]}"
     return f" next attempt {row['next_attempt_at'][:19]}" if row["status"] == "pending" else ""
