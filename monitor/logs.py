@@ -14,7 +14,7 @@ import re
 import sys
 from collections.abc import Iterable
 from functools import lru_cache
-from urllib.parse import quote, quote_plus
+from urllib.parse import quote, quote_plus, urlsplit
 
 FRAGMENT = 4  # characters: a shorter run of a secret is not masked (it would blank ordinary text)
 MASK = "***"
@@ -66,6 +66,24 @@ def _covered_runs(fragments: frozenset[str], text: str) -> list[list[int]]:
         else:
             runs.append([start, max(ends)])
     return runs
+
+
+def public_url(url: str, secrets: Iterable[str]) -> str:
+    """What of a URL may be shown: scheme://host/..., or scheme://... where the host may be a secret
+    (one is in it, it is in one, or it is masked already: apprise writes a token in the host's
+    place as "1...w"). A URL in that form already is given back as it is."""
+    scheme, _, rest = url.partition("://")
+    if rest == "...":
+        return url
+    try:
+        host = urlsplit(url).hostname or ""
+    except ValueError:
+        host = ""
+    secrets = list(secrets)
+    if (not host or "..." in host or "*" in host or redact(host, secrets) != host
+            or any(host in secret.lower() for secret in secrets)):
+        return f"{scheme.lower()}://..."
+    return f"{scheme.lower()}://{host}/..."
 
 
 def mask_credentials(url: str) -> str:

@@ -347,7 +347,7 @@ def _wanting_article(runtime: Runtime, claim: ClaimedFeed, read: _FeedRead) -> l
     if mode == "never" or read.hold_alerts:
         return []
     wanted = [item for item in read.seen.new(read.items)
-              if not _stale(item, read.now, runtime.config.max_item_age)
+              if not is_stale(item.published, read.now, runtime.config.max_item_age)
               and wants_article(item, mode, runtime.scorers)]
     if len(wanted) > MAX_ARTICLES:
         log.info("feed=%s: %d new items ask for their article page; the first %d are read",
@@ -532,16 +532,12 @@ def plan_poll(claim: ClaimedFeed, result: FetchResult, items: list[Item], seen: 
     whether it is too old or dated in the future to page), and the feed's new state, with the
     (key, link, title) of every entry it serves (`served`; by default those of `items`). Pure: reads
     nothing, writes nothing."""
-    scored = tuple(ScoredItem(item, tuple(_verdicts(scorers, item)), _stale(item, now, max_item_age))
-                   for item in seen.new(items))
+    scored = tuple(ScoredItem(item, tuple(_verdicts(scorers, item)),
+                              is_stale(item.published, now, max_item_age)) for item in seen.new(items))
     status = PollStatus.NOT_MODIFIED if result.not_modified else PollStatus.OK
     return PollPlan(claim.id, claim.state.name, status, result.etag, result.last_modified, scored,
                     hold_alerts, now, now + interval, seen.as_of,
                     in_feed=(served if served is not None else tuple((i.key, i.url, i.title) for i in items)) or None)
-
-
-def _stale(item: Item, now: datetime, max_item_age: timedelta) -> bool:
-    return is_stale(item.published, now, max_item_age)
 
 
 def _entries_of(claim: ClaimedFeed, result: FetchResult | FetchError) -> list[Entry]:

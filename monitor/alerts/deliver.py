@@ -18,13 +18,12 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from io import StringIO
-from urllib.parse import urlsplit
 
 import apprise
 
 from .. import metrics
 from ..errors import ChannelError, MaybeDelivered, UnusableURL
-from ..logs import RedactSecrets, redact
+from ..logs import RedactSecrets, public_url, redact
 from ..model import OutboxStatus
 from ..settings.config import ChannelConfig, Config
 from ..store.outbox import (
@@ -130,26 +129,11 @@ def _channel_error(channel: ChannelConfig, reason: str, kind: type = ChannelErro
     ("T...7"), more than a short password can spare."""
     url = re.escape(channel.url.get_secret_value())
     reason = re.sub(url, lambda _: channel.public_url(), reason, flags=re.IGNORECASE)
-    reason = _URL_IN_TEXT.sub(lambda match: _public_form(match[0], channel.secrets()), reason)
+    reason = _URL_IN_TEXT.sub(lambda match: public_url(match[0], channel.secrets()), reason)
     return kind(redact(f"channel {channel.name!r}: {reason}", channel.secrets()))
 
 
 _URL_IN_TEXT = re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s'\"()<>]+", re.IGNORECASE)
-
-
-def _public_form(url: str, secrets: list[str]) -> str:
-    """scheme://host/...; scheme://... where the host may be a secret (a token in the host's place,
-    or masked by apprise as "1...w")."""
-    scheme, _, rest = url.partition("://")
-    if rest == "...":
-        return url  # public already
-    try:
-        host = urlsplit(url).hostname or ""
-    except ValueError:
-        host = ""
-    if not host or "..." in host or "*" in host or redact(host, secrets) != host:
-        return f"{scheme}://..."
-    return f"{scheme}://{host}/..."
 
 
 def _reasons(captured: str) -> str:

@@ -29,7 +29,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from ..errors import ConfigError
-from ..logs import redact
+from ..logs import public_url
 from .profile import Profile, profile_files, read_profiles
 from .yamlsource import by_line, located, read_yaml, validate
 
@@ -167,12 +167,7 @@ class ChannelConfig(_Strict):
 
     def public_url(self) -> str:
         """The URL with everything but scheme and host hidden (the host too if a secret is in it)."""
-        parts = urlsplit(self.url.get_secret_value())
-        host = parts.hostname or ""
-        secrets = self.secrets()
-        if redact(host, secrets) != host or any(host in secret.lower() for secret in secrets):
-            host = ""
-        return f"{parts.scheme}://{host}/..." if host else f"{parts.scheme}://..."
+        return public_url(self.url.get_secret_value(), self.secrets())
 
 
 def _unset(names: list[str]) -> str:
